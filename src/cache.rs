@@ -1,0 +1,370 @@
+//! The token cache: fresh tokens are served from memory; a stale token is still served while
+//! exactly one caller refreshes it; within 40 s of expiry callers block on one refresh; a failed
+//! refresh keeps serving the still-valid token and backs off. No background threads: refreshes
+//! run on the calling thread that finds the token stale.
+//!
+//! Timeline of a token with lifetime `ttl` obtained at `t0` (the SDKs' rules):
+//! `t0 .. expiry - min(ttl/2, 20 min)` fresh; then stale until `expiry - 40 s`; then expired.
+
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::token::Token;
+
+/// A token is treated as expired this long before the server's expiry
+/// (Azure Databricks rejects tokens with 30 s or less left).
+pub const EXPIRY_MARGIN: Duration = Duration::from_secs(40);
+/// Refresh ahead at most this long before expiry.
+pub const MAX_REFRESH_AHEAD: Duration = Duration::from_secs(20 * 60);
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+struct Entry {
+    token: Token,
+    /// `None` for tokens with no known expiry (PAT): fresh forever.
+    stale_at: Option<Instant>,
+    expired_at: Option<Instant>,
+}
+
+#[derive(Default)]
+struct State {
+    entry: Option<Entry>,
+    refreshing: bool,
+    /// Completed refreshes; waiters use it to see that the refresh they waited on finished.
+    generation: u64,
+    last_error: Option<Error>,
+    failures: u32,
+    retry_at: Option<Instant>,
+}
+
+/// Counters for diagnostics and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Refreshes started (each is one token request, retries included).
+    pub refreshes: u64,
+    /// Refreshes that failed.
+    pub failures: u64,
+}
+
+pub(crate) struct Cache {
+    state: Mutex<State>,
+    done: Condvar,
+    stats: Mutex<CacheStats>,
+}
+
+enum Look {
+    Serve(Token),
+    Lead,
+    Wait,
+    Fail(Error),
+}
+
+impl Cache {
+    pub fn new() -> Cache {
+        Cache {
+            state: Mutex::new(State::default()),
+            done: Condvar::new(),
+            stats: Mutex::new(CacheStats::default()),
+        }
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        *self.stats.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The cached token, or one obtained with `fetch`, which returns the token and its lifetime.
+    pub fn get<F>(&self, now: &dyn Fn() -> Instant, fetch: F) -> Result<Token>
+    where
+        F: FnOnce() -> Result<(Token, Option<Duration>)>,
+    {
+        let mut st = self.lock();
+        loop {
+            let t = now();
+            let look = match &st.entry {
+                Some(e) if e.stale_at.is_none_or(|s| t < s) => Look::Serve(e.token.clone()),
+                Some(e) if e.expired_at.is_none_or(|x| t < x) => {
+                    if st.refreshing || st.retry_at.is_some_and(|r| t < r) {
+                        Look::Serve(e.token.clone())
+                    } else {
+                        Look::Lead
+                    }
+                }
+                _ if st.refreshing => Look::Wait,
+                _ => match (&st.last_error, st.retry_at) {
+                    (Some(err), Some(r)) if t < r => Look::Fail(err.clone().context(&format!(
+                        "backing off after {} failed attempt(s), next attempt in {}s",
+                        st.failures,
+                        r.saturating_duration_since(t).as_secs().max(1)
+                    ))),
+                    _ => Look::Lead,
+                },
+            };
+            match look {
+                Look::Serve(tok) => return Ok(tok),
+                Look::Fail(e) => return Err(e),
+                Look::Wait => {
+                    let generation = st.generation;
+                    while st.refreshing && st.generation == generation {
+                        st = self.done.wait(st).unwrap_or_else(|p| p.into_inner());
+                    }
+                    let usable = st.entry.as_ref().is_some_and(|e| e.expired_at.is_none_or(|x| now() < x));
+                    if !usable {
+                        if let Some(e) = &st.last_error {
+                            return Err(e.clone());
+                        }
+                    }
+                }
+                Look::Lead => {
+                    st.refreshing = true;
+                    drop(st);
+                    return self.lead(now, fetch);
+                }
+            }
+        }
+    }
+
+    fn lead<F>(&self, now: &dyn Fn() -> Instant, fetch: F) -> Result<Token>
+    where
+        F: FnOnce() -> Result<(Token, Option<Duration>)>,
+    {
+        self.stats.lock().unwrap_or_else(|p| p.into_inner()).refreshes += 1;
+        let started = now();
+        // If `fetch` panics, the guard still clears `refreshing` and wakes the waiters.
+        let mut guard = LeadGuard { cache: self, finished: false };
+        let result = fetch();
+        guard.finished = true;
+        drop(guard);
+        let mut st = self.lock();
+        st.refreshing = false;
+        st.generation += 1;
+        let out = match result {
+            Ok((token, ttl)) => {
+                st.entry = Some(entry(token.clone(), started, ttl));
+                st.last_error = None;
+                st.failures = 0;
+                st.retry_at = None;
+                Ok(token)
+            }
+            Err(e) => {
+                self.stats.lock().unwrap_or_else(|p| p.into_inner()).failures += 1;
+                st.failures += 1;
+                let t = now();
+                let wait = FIRST_BACKOFF
+                    .saturating_mul(1 << (st.failures - 1).min(6))
+                    .min(MAX_BACKOFF);
+                st.retry_at = Some(t + wait);
+                st.last_error = Some(e.clone());
+                match &st.entry {
+                    // Stale-if-error: the old token is still valid, keep serving it.
+                    Some(old) if old.expired_at.is_none_or(|x| t < x) => Ok(old.token.clone()),
+                    _ => Err(e),
+                }
+            }
+        };
+        drop(st);
+        self.done.notify_all();
+        out
+    }
+}
+
+struct LeadGuard<'a> {
+    cache: &'a Cache,
+    finished: bool,
+}
+
+impl Drop for LeadGuard<'_> {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let mut st = self.cache.lock();
+        st.refreshing = false;
+        st.generation += 1;
+        st.last_error = Some(Error::new(ErrorKind::Io, "the token refresh panicked"));
+        drop(st);
+        self.cache.done.notify_all();
+    }
+}
+
+fn entry(token: Token, obtained: Instant, ttl: Option<Duration>) -> Entry {
+    match ttl {
+        None => Entry {
+            token,
+            stale_at: None,
+            expired_at: None,
+        },
+        Some(ttl) => {
+            let expiry = obtained + ttl;
+            Entry {
+                token,
+                stale_at: Some(expiry - (ttl / 2).min(MAX_REFRESH_AHEAD)),
+                expired_at: Some(expiry.checked_sub(EXPIRY_MARGIN).unwrap_or(obtained)),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::Secret;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, mpsc};
+
+    /// A clock the test moves by hand.
+    #[derive(Clone)]
+    struct Clock(Instant, Arc<AtomicU64>);
+    impl Clock {
+        fn new() -> Clock {
+            Clock(Instant::now(), Arc::new(AtomicU64::new(0)))
+        }
+        fn now(&self) -> Instant {
+            self.0 + Duration::from_secs(self.1.load(Ordering::SeqCst))
+        }
+        fn set(&self, secs: u64) {
+            self.1.store(secs, Ordering::SeqCst);
+        }
+    }
+
+    fn tok(s: &str) -> Token {
+        Token::new(Secret::new(s), "Bearer".into(), None)
+    }
+
+    const HOUR: Option<Duration> = Some(Duration::from_secs(3600));
+
+    #[test]
+    fn fresh_is_served_without_fetch() {
+        let c = Cache::new();
+        let clock = Clock::new();
+        let now = || clock.now();
+        assert_eq!(c.get(&now, || Ok((tok("a"), HOUR))).unwrap().access_token(), "a");
+        clock.set(1799);
+        let t = c.get(&now, || panic!("must not fetch while fresh")).unwrap();
+        assert_eq!(t.access_token(), "a");
+        assert_eq!(c.stats().refreshes, 1);
+    }
+
+    #[test]
+    fn refresh_ahead_at_half_life_capped_at_20_minutes() {
+        let e = entry(tok("a"), Instant::now(), Some(Duration::from_secs(600)));
+        assert_eq!(e.expired_at.unwrap() - e.stale_at.unwrap(), Duration::from_secs(260));
+        let base = Instant::now();
+        let e = entry(tok("a"), base, HOUR);
+        assert_eq!(e.stale_at.unwrap() - base, Duration::from_secs(2400));
+        assert_eq!(e.expired_at.unwrap() - base, Duration::from_secs(3560));
+    }
+
+    #[test]
+    fn stale_token_served_while_one_caller_refreshes() {
+        let c = Arc::new(Cache::new());
+        let clock = Clock::new();
+        let now = {
+            let clock = clock.clone();
+            move || clock.now()
+        };
+        c.get(&now, || Ok((tok("old"), HOUR))).unwrap();
+        clock.set(2500); // stale, not expired
+        let (started_tx, started_rx) = mpsc::channel();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let leader = {
+            let c = c.clone();
+            let now = now.clone();
+            std::thread::spawn(move || {
+                c.get(&now, move || {
+                    started_tx.send(()).unwrap();
+                    release_rx.recv().unwrap();
+                    Ok((tok("new"), HOUR))
+                })
+                .unwrap()
+                .access_token()
+                .to_string()
+            })
+        };
+        started_rx.recv().unwrap();
+        // The refresh is in flight and blocked: other callers get the stale token at once.
+        for _ in 0..10 {
+            let t = c.get(&now, || panic!("second refresh")).unwrap();
+            assert_eq!(t.access_token(), "old");
+        }
+        release_tx.send(()).unwrap();
+        assert_eq!(leader.join().unwrap(), "new");
+        assert_eq!(c.get(&now, || panic!("fresh now")).unwrap().access_token(), "new");
+        assert_eq!(c.stats().refreshes, 2);
+    }
+
+    #[test]
+    fn failed_refresh_serves_valid_token_and_backs_off() {
+        let c = Cache::new();
+        let clock = Clock::new();
+        let now = || clock.now();
+        c.get(&now, || Ok((tok("old"), HOUR))).unwrap();
+        clock.set(2500);
+        let t = c.get(&now, || Err(Error::transient("down"))).unwrap();
+        assert_eq!(t.access_token(), "old");
+        // Within the backoff no new attempt is made.
+        let t = c.get(&now, || panic!("backing off")).unwrap();
+        assert_eq!(t.access_token(), "old");
+        clock.set(2502);
+        let t = c.get(&now, || Ok((tok("new"), HOUR))).unwrap();
+        assert_eq!(t.access_token(), "new");
+        assert_eq!(c.stats(), CacheStats { refreshes: 3, failures: 1 });
+    }
+
+    #[test]
+    fn expired_blocks_and_error_surfaces_when_nothing_valid() {
+        let c = Cache::new();
+        let clock = Clock::new();
+        let now = || clock.now();
+        c.get(&now, || Ok((tok("old"), HOUR))).unwrap();
+        clock.set(3561); // within the 40 s margin: expired
+        let e = c.get(&now, || Err(Error::transient("down"))).unwrap_err();
+        assert_eq!(e.message(), "down");
+        let e = c.get(&now, || panic!("backing off")).unwrap_err();
+        assert!(e.message().contains("next attempt in"), "{e}");
+        assert!(e.message().ends_with("down"), "{e}");
+        clock.set(3563);
+        assert_eq!(c.get(&now, || Ok((tok("new"), HOUR))).unwrap().access_token(), "new");
+    }
+
+    #[test]
+    fn cold_cache_many_threads_one_fetch_and_shared_error() {
+        for outcome_ok in [true, false] {
+            let c = Arc::new(Cache::new());
+            let calls = Arc::new(AtomicU64::new(0));
+            let threads: Vec<_> = (0..32)
+                .map(|_| {
+                    let (c, calls) = (c.clone(), calls.clone());
+                    std::thread::spawn(move || {
+                        c.get(&Instant::now, || {
+                            calls.fetch_add(1, Ordering::SeqCst);
+                            std::thread::sleep(Duration::from_millis(100));
+                            if outcome_ok { Ok((tok("t"), HOUR)) } else { Err(Error::transient("down")) }
+                        })
+                        .is_ok()
+                    })
+                })
+                .collect();
+            let oks = threads.into_iter().map(|t| t.join().unwrap()).filter(|ok| *ok).count();
+            assert_eq!(calls.load(Ordering::SeqCst), 1);
+            assert_eq!(oks, if outcome_ok { 32 } else { 0 });
+        }
+    }
+
+    #[test]
+    fn panicking_fetch_releases_waiters() {
+        let c = Cache::new();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = c.get(&Instant::now, || panic!("boom"));
+        }));
+        assert!(r.is_err());
+        // Not deadlocked, and the next caller leads a new refresh.
+        let t = c.get(&Instant::now, || Ok((tok("t"), HOUR))).unwrap();
+        assert_eq!(t.access_token(), "t");
+        assert_eq!(c.stats().refreshes, 2);
+    }
+}

@@ -1,0 +1,98 @@
+//! Databricks' own token endpoint: RFC 8693 token federation, and OAuth M2M with a secret.
+
+use base64::Engine as _;
+
+use super::discovery::{Discovery, Endpoint};
+use super::{Issued, parse_token_reply};
+use crate::error::{Error, ErrorKind, Result};
+use crate::http::Http;
+use crate::source::{FederatedToken, TokenSource};
+use crate::token::Secret;
+
+const GRANT_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+const SUBJECT_TOKEN_TYPE_JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
+
+/// Token federation: exchange the federated JWT at the Databricks token endpoint.
+pub(crate) struct Federation {
+    pub discovery: Discovery,
+    pub source: TokenSource,
+    /// Service principal application id: `Some` for a service-principal federation policy,
+    /// `None` for an account-wide policy (then `client_id` is not sent).
+    pub client_id: Option<String>,
+    pub scope: String,
+}
+
+impl Federation {
+    pub fn fetch(&self, http: &Http) -> Result<Issued> {
+        let subject = self.source.read()?;
+        let endpoint = self.discovery.token_endpoint(http)?;
+        let mut form = vec![
+            ("grant_type", GRANT_TOKEN_EXCHANGE),
+            ("subject_token", subject.jwt.expose()),
+            ("subject_token_type", SUBJECT_TOKEN_TYPE_JWT),
+            ("scope", self.scope.as_str()),
+        ];
+        if let Some(id) = &self.client_id {
+            form.push(("client_id", id.as_str()));
+        }
+        let reply = http.post_form(&endpoint.url, &form, None)?;
+        parse_token_reply(&endpoint.url, reply, Some(subject.jwt.expose()))
+            .map_err(|e| self.explain(e, &subject, &endpoint))
+    }
+
+    /// Add what a user needs to fix a refusal: the claims a policy must match.
+    fn explain(&self, e: Error, subject: &FederatedToken, endpoint: &Endpoint) -> Error {
+        if e.kind() != ErrorKind::Rejected {
+            return e;
+        }
+        let c = &subject.claims;
+        let policy = match &self.client_id {
+            Some(id) => format!("a federation policy of service principal {id}"),
+            None => "an account-wide federation policy (no client_id was sent; set DATABRICKS_CLIENT_ID to use a service principal's policy)".to_string(),
+        };
+        e.context(&format!(
+            "token federation at {} (endpoint found via {}) was refused; {policy} must accept iss={}, aud={}, sub={} from {}",
+            endpoint.url,
+            endpoint.via,
+            c.iss.as_deref().unwrap_or("(none)"),
+            if c.aud.is_empty() { "(none)".to_string() } else { c.aud.join(",") },
+            c.sub.as_deref().unwrap_or("(none)"),
+            self.source.describe()
+        ))
+    }
+}
+
+/// OAuth M2M: `client_credentials` with the service principal's secret (HTTP Basic).
+pub(crate) struct M2m {
+    pub discovery: Discovery,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub scope: String,
+}
+
+impl M2m {
+    pub fn fetch(&self, http: &Http) -> Result<Issued> {
+        let endpoint = self.discovery.token_endpoint(http)?;
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            self.client_id,
+            self.client_secret.expose()
+        ));
+        let authorization = format!("Basic {basic}");
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("scope", self.scope.as_str()),
+        ];
+        let reply = http.post_form(&endpoint.url, &form, Some(&authorization))?;
+        parse_token_reply(&endpoint.url, reply, Some(self.client_secret.expose())).map_err(|e| {
+            if e.kind() == ErrorKind::Rejected {
+                e.context(&format!(
+                    "OAuth M2M for client {} was refused; check DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET",
+                    self.client_id
+                ))
+            } else {
+                e
+            }
+        })
+    }
+}

@@ -1,0 +1,137 @@
+//! Finding the OAuth token endpoint the way the Databricks SDKs do, best effort, in order:
+//! 1. `discovery_url` → its `token_endpoint`;
+//! 2. `{host}/.well-known/databricks-config` → `oidc_endpoint` (`{account_id}` substituted)
+//!    + `/.well-known/oauth-authorization-server` → `token_endpoint`;
+//! 3. by host type: a workspace's `{host}/oidc/.well-known/oauth-authorization-server`,
+//!    else `{host}/oidc/v1/token`; an account host's `{host}/oidc/accounts/{id}/v1/token`.
+//!
+//! The result is cached per client once any step got an HTTP answer.
+
+use std::sync::Mutex;
+
+use miniserde::json::Value;
+
+use super::string;
+use crate::error::{Error, Result};
+use crate::http::Http;
+
+/// The token endpoint in use and how it was found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The token URL.
+    pub url: String,
+    /// How it was found, for diagnostics.
+    pub via: String,
+}
+
+pub(crate) struct Discovery {
+    pub host: String,
+    pub account_id: Option<String>,
+    pub account_level: bool,
+    pub discovery_url: Option<String>,
+    cached: Mutex<Option<Endpoint>>,
+}
+
+impl Discovery {
+    pub fn new(
+        host: String,
+        account_id: Option<String>,
+        account_level: bool,
+        discovery_url: Option<String>,
+    ) -> Discovery {
+        Discovery {
+            host,
+            account_id,
+            account_level,
+            discovery_url,
+            cached: Mutex::new(None),
+        }
+    }
+
+    pub fn cached(&self) -> Option<Endpoint> {
+        self.cached.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn token_endpoint(&self, http: &Http) -> Result<Endpoint> {
+        if let Some(e) = self.cached() {
+            return Ok(e);
+        }
+        let (endpoint, cacheable) = self.discover(http)?;
+        if cacheable {
+            *self.cached.lock().unwrap_or_else(|p| p.into_inner()) = Some(endpoint.clone());
+        }
+        Ok(endpoint)
+    }
+
+    fn discover(&self, http: &Http) -> Result<(Endpoint, bool)> {
+        let mut answered = false;
+        if let Some(url) = &self.discovery_url {
+            if let Some(t) = token_endpoint_from(http, url, &mut answered) {
+                return Ok((found(t, format!("discovery_url {url}")), true));
+            }
+        }
+        let well_known = format!("{}/.well-known/databricks-config", self.host);
+        let mut account_id = self.account_id.clone();
+        match http.get(&well_known) {
+            Ok(reply) if reply.status == 200 => {
+                answered = true;
+                if let Ok(Value::Object(o)) = miniserde::json::from_str::<Value>(&reply.body) {
+                    if account_id.is_none() {
+                        account_id = string(&o, "account_id");
+                    }
+                    if let Some(oidc) = string(&o, "oidc_endpoint") {
+                        let oidc = match &account_id {
+                            Some(id) => oidc.replace("{account_id}", id),
+                            None => oidc,
+                        };
+                        if !oidc.contains("{account_id}") {
+                            let doc = format!(
+                                "{}/.well-known/oauth-authorization-server",
+                                oidc.trim_end_matches('/')
+                            );
+                            if let Some(t) = token_endpoint_from(http, &doc, &mut answered) {
+                                return Ok((found(t, format!("{well_known} → {doc}")), true));
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(_) => answered = true,
+            Err(_) => {}
+        }
+        if self.account_level {
+            let Some(id) = account_id else {
+                return Err(Error::config(format!(
+                    "{} is an account host: set DATABRICKS_ACCOUNT_ID (account_id) to your Databricks account id",
+                    self.host
+                )));
+            };
+            let url = format!("{}/oidc/accounts/{id}/v1/token", self.host);
+            return Ok((found(url, "account host default".into()), answered));
+        }
+        let doc = format!("{}/oidc/.well-known/oauth-authorization-server", self.host);
+        if let Some(t) = token_endpoint_from(http, &doc, &mut answered) {
+            return Ok((found(t, doc), true));
+        }
+        let url = format!("{}/oidc/v1/token", self.host);
+        Ok((found(url, "workspace default (discovery unavailable)".into()), answered))
+    }
+}
+
+fn found(url: String, via: String) -> Endpoint {
+    Endpoint { url, via }
+}
+
+/// GET a discovery document and return its `token_endpoint`; `answered` is set when the
+/// server gave any HTTP answer (so a fallback may be cached).
+fn token_endpoint_from(http: &Http, url: &str, answered: &mut bool) -> Option<String> {
+    let reply = http.get(url).ok()?;
+    *answered = true;
+    if reply.status != 200 {
+        return None;
+    }
+    match miniserde::json::from_str::<Value>(&reply.body) {
+        Ok(Value::Object(o)) => string(&o, "token_endpoint").filter(|t| crate::http::check_url(t).is_ok()),
+        _ => None,
+    }
+}

@@ -1,0 +1,360 @@
+//! HTTPS transport: ureq (blocking) over rustls with the ring provider.
+//!
+//! Policy lives here, once: trusted roots (built-in Mozilla roots + `SSL_CERT_FILE` +
+//! `ca_bundle`), proxy from the environment (never for loopback), timeouts, no redirects,
+//! a cap on response bodies, `User-Agent: dbtoken/<version>`, `http://` only for loopback,
+//! and retries of 429/500/502/503/504 and transport errors with jittered exponential
+//! backoff that honours `Retry-After` within an overall deadline.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use ureq::Agent;
+use ureq::config::Config as UreqConfig;
+use ureq::tls::{Certificate, RootCerts, TlsConfig};
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
+
+use crate::config::Resolved;
+use crate::error::{Error, ErrorKind, Result};
+
+/// Responses larger than this are refused; token responses are well under 8 KiB.
+pub const MAX_BODY_BYTES: u64 = 64 * 1024;
+const USER_AGENT: &str = concat!("dbtoken/", env!("CARGO_PKG_VERSION"));
+
+/// Timeouts and the retry deadline.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Timeouts {
+    pub connect: Duration,
+    pub request: Duration,
+    pub retry_deadline: Duration,
+}
+
+/// One HTTP answer (any status) with its body read under the cap.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub status: u16,
+    pub body: String,
+    pub retry_after: Option<Duration>,
+    /// How many requests were sent to obtain this answer.
+    pub attempts: u32,
+}
+
+pub(crate) struct Http {
+    proxied: Agent,
+    direct: Agent,
+    timeouts: Timeouts,
+}
+
+impl Http {
+    pub fn new(cfg: &Resolved) -> Result<Http> {
+        let timeouts = Timeouts {
+            connect: cfg.seconds("connect_timeout_seconds", 10)?,
+            request: cfg.seconds("http_timeout_seconds", 30)?,
+            retry_deadline: cfg.seconds("retry_timeout_seconds", 60)?,
+        };
+        let mut roots: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .map(|c| Certificate::from_der(c.as_ref()))
+            .collect();
+        if let Some(path) = cfg.env_var("SSL_CERT_FILE") {
+            roots.extend(load_pem(&path, "SSL_CERT_FILE")?);
+        }
+        if let Some(path) = cfg.get("ca_bundle") {
+            roots.extend(load_pem(path, &cfg.describe("ca_bundle"))?);
+        }
+        let tls = TlsConfig::builder()
+            .root_certs(RootCerts::new_with_certs(&roots))
+            .unversioned_rustls_crypto_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .build();
+        let proxy = if cfg.uses_process_env() {
+            ureq::Proxy::try_from_env()
+        } else {
+            None
+        };
+        let build = |proxy: Option<ureq::Proxy>| {
+            let config = UreqConfig::builder()
+                .tls_config(tls.clone())
+                .proxy(proxy)
+                .http_status_as_error(false)
+                .max_redirects(0)
+                .user_agent(USER_AGENT)
+                .accept("application/json")
+                .timeout_connect(Some(timeouts.connect))
+                .timeout_global(Some(timeouts.request))
+                .max_idle_connections_per_host(2)
+                .build();
+            Agent::with_parts(config, DefaultConnector::default(), LocalhostResolver)
+        };
+        Ok(Http {
+            proxied: build(proxy),
+            direct: build(None),
+            timeouts,
+        })
+    }
+
+    fn agent(&self, url: &str) -> Result<&Agent> {
+        check_url(url)?;
+        Ok(if is_loopback_url(url) {
+            &self.direct
+        } else {
+            &self.proxied
+        })
+    }
+
+    /// One GET with no retries (discovery is best effort).
+    pub fn get(&self, url: &str) -> Result<Reply> {
+        let agent = self.agent(url)?;
+        let resp = agent.get(url).call().map_err(|e| transport(url, e))?;
+        read_reply(url, resp, 1)
+    }
+
+    /// POST a form, retrying transient failures until the deadline. Returns the last answer
+    /// (whatever its status) or the last transport error.
+    pub fn post_form(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+        authorization: Option<&str>,
+    ) -> Result<Reply> {
+        let agent = self.agent(url)?;
+        let deadline = Instant::now() + self.timeouts.retry_deadline;
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let mut req = agent
+                .post(url)
+                .config()
+                .timeout_global(Some(remaining.min(self.timeouts.request).max(Duration::from_millis(1))))
+                .build();
+            if let Some(h) = authorization {
+                req = req.header("Authorization", h);
+            }
+            let outcome = req
+                .send_form(form.iter().copied())
+                .map_err(|e| transport(url, e))
+                .and_then(|r| read_reply(url, r, attempt));
+            let (wait, result) = match outcome {
+                Ok(reply) if is_retryable(reply.status) => {
+                    (reply.retry_after.unwrap_or_else(|| backoff(attempt)), Ok(reply))
+                }
+                Err(e) if e.kind() == ErrorKind::Transient && e.http_status().is_none() => {
+                    (backoff(attempt), Err(e))
+                }
+                other => return other,
+            };
+            if Instant::now() + wait >= deadline {
+                return result.map_err(|e| {
+                    e.context(&format!(
+                        "gave up after {attempt} attempt(s) within the {}s retry deadline (retry_timeout_seconds)",
+                        self.timeouts.retry_deadline.as_secs()
+                    ))
+                });
+            }
+            std::thread::sleep(wait);
+        }
+    }
+}
+
+fn is_retryable(status: u16) -> bool {
+    matches!(status, 429 | 500 | 502 | 503 | 504)
+}
+
+/// Exponential backoff from 250 ms, capped at 10 s, with "equal jitter".
+fn backoff(attempt: u32) -> Duration {
+    let base_ms = 250u64.saturating_mul(1 << attempt.saturating_sub(1).min(6)).min(10_000);
+    let half = base_ms / 2;
+    Duration::from_millis(half + jitter() % (half + 1))
+}
+
+fn jitter() -> u64 {
+    static STATE: AtomicU64 = AtomicU64::new(0);
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0x9E37_79B9_7F4A_7C15);
+    let mut x = STATE.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed) ^ seed;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    x
+}
+
+fn parse_retry_after(v: &str) -> Option<Duration> {
+    // Delay-seconds only; an HTTP-date falls back to our own backoff.
+    v.trim().parse::<u64>().ok().map(|s| Duration::from_secs(s.min(3600)))
+}
+
+fn read_reply(url: &str, mut resp: ureq::http::Response<ureq::Body>, attempts: u32) -> Result<Reply> {
+    let status = resp.status().as_u16();
+    if (300..400).contains(&status) {
+        let to = resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("(no Location)");
+        return Err(Error::http(
+            ErrorKind::Rejected,
+            format!("{url} answered HTTP {status}, a redirect to {to}; dbtoken does not follow redirects: configure the final URL"),
+            status,
+            None,
+            None,
+        ));
+    }
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after);
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(MAX_BODY_BYTES)
+        .read_to_string()
+        .map_err(|e| match e {
+            ureq::Error::BodyExceedsLimit(_) => Error::transient(format!(
+                "the response from {url} (HTTP {status}) is larger than {} KiB; refused",
+                MAX_BODY_BYTES / 1024
+            )),
+            other => transport(url, other).context("reading the response body"),
+        })?;
+    Ok(Reply {
+        status,
+        body,
+        retry_after,
+        attempts,
+    })
+}
+
+fn transport(url: &str, e: ureq::Error) -> Error {
+    let what = match &e {
+        ureq::Error::Timeout(t) => format!("timed out ({t})"),
+        ureq::Error::HostNotFound => "host not found (check the host name and DNS)".to_string(),
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            "connection refused".to_string()
+        }
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) => format!(
+            "TLS failure: {e} (behind a TLS-inspecting proxy? add its CA with SSL_CERT_FILE or ca_bundle)"
+        ),
+        _ => e.to_string(),
+    };
+    Error::transient(format!("request to {url} failed: {what}"))
+}
+
+fn load_pem(path: &str, var: &str) -> Result<Vec<Certificate<'static>>> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::config(format!("cannot read CA file {path} ({var}): {e}")))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&bytes) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
+            Ok(_) => {}
+            Err(e) => {
+                return Err(Error::config(format!(
+                    "CA file {path} ({var}) is not valid PEM: {e}"
+                )));
+            }
+        }
+    }
+    if certs.is_empty() {
+        return Err(Error::config(format!(
+            "CA file {path} ({var}) holds no PEM certificate"
+        )));
+    }
+    Ok(certs)
+}
+
+/// The host of an `http(s)://host[:port]/...` URL, without brackets.
+pub(crate) fn url_host(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if let Some(v6) = authority.strip_prefix('[') {
+        return v6.split(']').next();
+    }
+    Some(authority.split(':').next().unwrap_or(authority))
+}
+
+pub(crate) fn is_loopback_host(host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn is_loopback_url(url: &str) -> bool {
+    url_host(url).is_some_and(is_loopback_host)
+}
+
+/// Only `https://`, or `http://` to a loopback host.
+pub(crate) fn check_url(url: &str) -> Result<()> {
+    let lower = url.to_ascii_lowercase();
+    let ok = lower.starts_with("https://") || (lower.starts_with("http://") && is_loopback_url(url));
+    if !ok || url_host(url).is_none_or(str::is_empty) {
+        return Err(Error::config(format!(
+            "refusing URL {url}: only https:// is allowed (http:// only to loopback hosts)"
+        )));
+    }
+    Ok(())
+}
+
+/// Resolves `localhost` and `*.localhost` to 127.0.0.1 as RFC 6761 §6.3 asks, without DNS;
+/// everything else goes to the system resolver.
+#[derive(Debug)]
+struct LocalhostResolver;
+
+impl Resolver for LocalhostResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &UreqConfig,
+        timeout: NextTimeout,
+    ) -> std::result::Result<ResolvedSocketAddrs, ureq::Error> {
+        let host = uri.host().unwrap_or_default().to_ascii_lowercase();
+        if host == "localhost" || host.ends_with(".localhost") {
+            let port = uri
+                .port_u16()
+                .unwrap_or(if uri.scheme_str() == Some("http") { 80 } else { 443 });
+            let mut addrs = self.empty();
+            addrs.push(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)));
+            return Ok(addrs);
+        }
+        DefaultResolver::default().resolve(uri, config, timeout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_rules() {
+        assert_eq!(url_host("https://a.b:443/x"), Some("a.b"));
+        assert_eq!(url_host("http://[::1]:80/"), Some("::1"));
+        assert!(check_url("https://adb-1.2.azuredatabricks.net").is_ok());
+        assert!(check_url("http://127.0.0.1:8080/x").is_ok());
+        assert!(check_url("http://accounts.localhost:1").is_ok());
+        assert!(check_url("http://[::1]:1/").is_ok());
+        let e = check_url("http://example.com/token").unwrap_err();
+        assert!(e.to_string().contains("only https://"), "{e}");
+        assert!(check_url("ftp://x").is_err());
+        assert!(check_url("https://").is_err());
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for attempt in 1..20 {
+            let b = backoff(attempt);
+            assert!(b <= Duration::from_secs(10), "{attempt}: {b:?}");
+            let floor = (250u64 << (attempt - 1).min(6)).min(10_000) / 2;
+            assert!(b >= Duration::from_millis(floor), "{attempt}: {b:?}");
+        }
+        assert_eq!(parse_retry_after(" 3 "), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+    }
+}

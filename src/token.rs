@@ -1,0 +1,99 @@
+//! The token handed to callers, and a string wrapper for secrets that redacts itself.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A secret string (access token, client secret, JWT) whose `Debug` and `Display` print
+/// `[REDACTED]`. Read it deliberately with [`Secret::expose`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Arc<str>);
+
+impl Secret {
+    pub(crate) fn new(value: impl Into<Arc<str>>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The secret text itself. Never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[REDACTED]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[REDACTED]")
+    }
+}
+
+/// An access token for Databricks: use it as `Authorization: {token_type} {access_token}`.
+///
+/// Cloning is cheap (two reference counts, no allocation). `Debug` never shows the token.
+#[derive(Clone)]
+pub struct Token {
+    access_token: Secret,
+    token_type: Arc<str>,
+    expires_at: Option<SystemTime>,
+}
+
+impl Token {
+    pub(crate) fn new(
+        access_token: Secret,
+        token_type: Arc<str>,
+        expires_at: Option<SystemTime>,
+    ) -> Token {
+        Token {
+            access_token,
+            token_type,
+            expires_at,
+        }
+    }
+
+    /// The access token. Never log it.
+    pub fn access_token(&self) -> &str {
+        self.access_token.expose()
+    }
+
+    /// The token type the server returned, normally `Bearer`.
+    pub fn token_type(&self) -> &str {
+        &self.token_type
+    }
+
+    /// When the server said the token expires; `None` for a personal access token.
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.expires_at
+    }
+
+    /// Expiry in seconds since the Unix epoch, as `expires_on` in the metadata-service protocol.
+    pub fn expires_on_unix(&self) -> Option<u64> {
+        self.expires_at
+            .map(|t| t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs())
+    }
+
+    /// Time left before the server's expiry (zero once past); `None` when unknown.
+    pub fn expires_in(&self) -> Option<Duration> {
+        self.expires_at
+            .map(|t| t.duration_since(SystemTime::now()).unwrap_or_default())
+    }
+
+    /// The value of the `Authorization` header: `"{token_type} {access_token}"`.
+    pub fn authorization_header(&self) -> String {
+        format!("{} {}", self.token_type, self.access_token())
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Token")
+            .field("access_token", &self.access_token)
+            .field("token_type", &self.token_type)
+            .field("expires_on", &self.expires_on_unix())
+            .finish()
+    }
+}
