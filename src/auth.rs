@@ -115,10 +115,16 @@ pub(crate) fn host(cfg: &Resolved) -> Result<Host> {
     };
     let url = url.trim_end_matches('/').to_string();
     crate::http::check_url(&url).map_err(|e| e.context(&cfg.describe("host")))?;
-    let name = crate::http::url_host(&url).unwrap_or_default().to_ascii_lowercase();
-    let azure = [".azuredatabricks.net", ".databricks.azure.us", ".databricks.azure.cn"]
-        .iter()
-        .any(|d| name.ends_with(d))
+    let name = crate::http::url_host(&url)
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let azure = [
+        ".azuredatabricks.net",
+        ".databricks.azure.us",
+        ".databricks.azure.cn",
+    ]
+    .iter()
+    .any(|d| name.ends_with(d))
         || cfg.get("azure_workspace_resource_id").is_some();
     let account = name.starts_with("accounts.") || name.starts_with("accounts-dod.");
     Ok(Host {
@@ -130,16 +136,28 @@ pub(crate) fn host(cfg: &Resolved) -> Result<Host> {
 
 fn file_note(cfg: &Resolved) -> String {
     match cfg.config_file() {
-        Some(p) if p.exists() => format!(" (config file {} profile [{}] was read)", p.display(), cfg.profile()),
+        Some(p) if p.exists() => format!(
+            " (config file {} profile [{}] was read)",
+            p.display(),
+            cfg.profile()
+        ),
         Some(p) => format!(" (no config file at {})", p.display()),
         None => String::new(),
     }
 }
 
 /// Judge one auth type. `forced` skips the Azure-host test for azure-workload-identity.
-fn judge(t: AuthType, cfg: &Resolved, host: &Host, forced: bool) -> std::result::Result<Plan, Vec<String>> {
+fn judge(
+    t: AuthType,
+    cfg: &Resolved,
+    host: &Host,
+    forced: bool,
+) -> std::result::Result<Plan, Vec<String>> {
     let need = |keys: &[&str]| -> Vec<String> {
-        keys.iter().filter(|k| cfg.get(k).is_none()).map(|k| cfg.describe(k)).collect()
+        keys.iter()
+            .filter(|k| cfg.get(k).is_none())
+            .map(|k| cfg.describe(k))
+            .collect()
     };
     let get = |k: &str| cfg.get(k).unwrap_or_default().to_string();
     match t {
@@ -161,7 +179,11 @@ fn judge(t: AuthType, cfg: &Resolved, host: &Host, forced: bool) -> std::result:
             })
         }
         AuthType::AzureWorkloadIdentity => {
-            let mut missing = need(&["azure_federated_token_file", "azure_client_id", "azure_tenant_id"]);
+            let mut missing = need(&[
+                "azure_federated_token_file",
+                "azure_client_id",
+                "azure_tenant_id",
+            ]);
             if !host.azure && !forced {
                 missing.push(format!(
                     "an Azure Databricks host (*.azuredatabricks.net, *.databricks.azure.us, *.databricks.azure.cn; {} is not one) or DATABRICKS_AZURE_RESOURCE_ID",
@@ -182,7 +204,10 @@ fn judge(t: AuthType, cfg: &Resolved, host: &Host, forced: bool) -> std::result:
             })
         }
         AuthType::EnvOidc => {
-            let var = cfg.get("oidc_token_env").unwrap_or("DATABRICKS_OIDC_TOKEN").to_string();
+            let var = cfg
+                .get("oidc_token_env")
+                .unwrap_or("DATABRICKS_OIDC_TOKEN")
+                .to_string();
             match cfg.env_var(&var) {
                 Some(v) => Ok(Plan::Federation {
                     source: TokenSource::Env {
@@ -225,7 +250,11 @@ fn verdict(t: AuthType, r: &std::result::Result<Plan, Vec<String>>, cfg: &Resolv
             applies: true,
             detail: match plan {
                 Plan::Pat(_) => format!("uses {}", cfg.describe("token")),
-                Plan::M2m { .. } => format!("uses {} and {}", cfg.describe("client_id"), cfg.describe("client_secret")),
+                Plan::M2m { .. } => format!(
+                    "uses {} and {}",
+                    cfg.describe("client_id"),
+                    cfg.describe("client_secret")
+                ),
                 Plan::Federation { source, client_id } => format!(
                     "uses the JWT in {}{}",
                     source.describe(),
@@ -234,8 +263,13 @@ fn verdict(t: AuthType, r: &std::result::Result<Plan, Vec<String>>, cfg: &Resolv
                         None => " with an account-wide policy (no client_id)".to_string(),
                     }
                 ),
-                Plan::Entra { source, client_id, .. } => {
-                    format!("uses the JWT in {} as a client assertion for Entra application {client_id}", source.describe())
+                Plan::Entra {
+                    source, client_id, ..
+                } => {
+                    format!(
+                        "uses the JWT in {} as a client assertion for Entra application {client_id}",
+                        source.describe()
+                    )
                 }
             },
         },

@@ -112,7 +112,10 @@ impl Cache {
                     while st.refreshing && st.generation == generation {
                         st = self.done.wait(st).unwrap_or_else(|p| p.into_inner());
                     }
-                    let usable = st.entry.as_ref().is_some_and(|e| e.expired_at.is_none_or(|x| now() < x));
+                    let usable = st
+                        .entry
+                        .as_ref()
+                        .is_some_and(|e| e.expired_at.is_none_or(|x| now() < x));
                     if !usable {
                         if let Some(e) = &st.last_error {
                             return Err(e.clone());
@@ -132,10 +135,16 @@ impl Cache {
     where
         F: FnOnce() -> Result<(Token, Option<Duration>)>,
     {
-        self.stats.lock().unwrap_or_else(|p| p.into_inner()).refreshes += 1;
+        self.stats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .refreshes += 1;
         let started = now();
         // If `fetch` panics, the guard still clears `refreshing` and wakes the waiters.
-        let mut guard = LeadGuard { cache: self, finished: false };
+        let mut guard = LeadGuard {
+            cache: self,
+            finished: false,
+        };
         let result = fetch();
         guard.finished = true;
         drop(guard);
@@ -151,7 +160,10 @@ impl Cache {
                 Ok(token)
             }
             Err(e) => {
-                self.stats.lock().unwrap_or_else(|p| p.into_inner()).failures += 1;
+                self.stats
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .failures += 1;
                 st.failures += 1;
                 let t = now();
                 let wait = FIRST_BACKOFF
@@ -242,9 +254,14 @@ mod tests {
         let c = Cache::new();
         let clock = Clock::new();
         let now = || clock.now();
-        assert_eq!(c.get(&now, || Ok((tok("a"), HOUR))).unwrap().access_token(), "a");
+        assert_eq!(
+            c.get(&now, || Ok((tok("a"), HOUR))).unwrap().access_token(),
+            "a"
+        );
         clock.set(1799);
-        let t = c.get(&now, || panic!("must not fetch while fresh")).unwrap();
+        let t = c
+            .get(&now, || panic!("must not fetch while fresh"))
+            .unwrap();
         assert_eq!(t.access_token(), "a");
         assert_eq!(c.stats().refreshes, 1);
     }
@@ -252,7 +269,10 @@ mod tests {
     #[test]
     fn refresh_ahead_at_half_life_capped_at_20_minutes() {
         let e = entry(tok("a"), Instant::now(), Some(Duration::from_secs(600)));
-        assert_eq!(e.expired_at.unwrap() - e.stale_at.unwrap(), Duration::from_secs(260));
+        assert_eq!(
+            e.expired_at.unwrap() - e.stale_at.unwrap(),
+            Duration::from_secs(260)
+        );
         let base = Instant::now();
         let e = entry(tok("a"), base, HOUR);
         assert_eq!(e.stale_at.unwrap() - base, Duration::from_secs(2400));
@@ -293,7 +313,10 @@ mod tests {
         }
         release_tx.send(()).unwrap();
         assert_eq!(leader.join().unwrap(), "new");
-        assert_eq!(c.get(&now, || panic!("fresh now")).unwrap().access_token(), "new");
+        assert_eq!(
+            c.get(&now, || panic!("fresh now")).unwrap().access_token(),
+            "new"
+        );
         assert_eq!(c.stats().refreshes, 2);
     }
 
@@ -312,7 +335,13 @@ mod tests {
         clock.set(2502);
         let t = c.get(&now, || Ok((tok("new"), HOUR))).unwrap();
         assert_eq!(t.access_token(), "new");
-        assert_eq!(c.stats(), CacheStats { refreshes: 3, failures: 1 });
+        assert_eq!(
+            c.stats(),
+            CacheStats {
+                refreshes: 3,
+                failures: 1
+            }
+        );
     }
 
     #[test]
@@ -328,7 +357,12 @@ mod tests {
         assert!(e.message().contains("next attempt in"), "{e}");
         assert!(e.message().ends_with("down"), "{e}");
         clock.set(3563);
-        assert_eq!(c.get(&now, || Ok((tok("new"), HOUR))).unwrap().access_token(), "new");
+        assert_eq!(
+            c.get(&now, || Ok((tok("new"), HOUR)))
+                .unwrap()
+                .access_token(),
+            "new"
+        );
     }
 
     #[test]
@@ -343,13 +377,21 @@ mod tests {
                         c.get(&Instant::now, || {
                             calls.fetch_add(1, Ordering::SeqCst);
                             std::thread::sleep(Duration::from_millis(100));
-                            if outcome_ok { Ok((tok("t"), HOUR)) } else { Err(Error::transient("down")) }
+                            if outcome_ok {
+                                Ok((tok("t"), HOUR))
+                            } else {
+                                Err(Error::transient("down"))
+                            }
                         })
                         .is_ok()
                     })
                 })
                 .collect();
-            let oks = threads.into_iter().map(|t| t.join().unwrap()).filter(|ok| *ok).count();
+            let oks = threads
+                .into_iter()
+                .map(|t| t.join().unwrap())
+                .filter(|ok| *ok)
+                .count();
             assert_eq!(calls.load(Ordering::SeqCst), 1);
             assert_eq!(oks, if outcome_ok { 32 } else { 0 });
         }

@@ -216,10 +216,7 @@ impl Config {
             match std::fs::read_to_string(path) {
                 Ok(text) => {
                     let sections = parse_ini(&text).map_err(|(line, why)| {
-                        Error::config(format!(
-                            "config file {} line {line}: {why}",
-                            path.display()
-                        ))
+                        Error::config(format!("config file {} line {line}: {why}", path.display()))
                     })?;
                     match sections.get(&profile) {
                         Some(section) => {
@@ -245,7 +242,11 @@ impl Config {
                                 "profile '{profile}' ({}) is not in config file {}; profiles there: {}",
                                 profile_set.unwrap().1,
                                 path.display(),
-                                if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                                if names.is_empty() {
+                                    "none".to_string()
+                                } else {
+                                    names.join(", ")
+                                }
                             )));
                         }
                         None => {}
@@ -283,14 +284,18 @@ impl Config {
         values.contains_key("config_file")
     }
 
-    fn config_file_path(&self, values: &BTreeMap<&'static str, (String, Source)>) -> Option<PathBuf> {
+    fn config_file_path(
+        &self,
+        values: &BTreeMap<&'static str, (String, Source)>,
+    ) -> Option<PathBuf> {
         if let Some((p, _)) = values.get("config_file") {
             return Some(expand_home(p, self.getenv("HOME").as_deref()));
         }
         if matches!(self.env, EnvSource::Map(_)) {
             return None;
         }
-        self.getenv("HOME").map(|h| Path::new(&h).join(".databrickscfg"))
+        self.getenv("HOME")
+            .map(|h| Path::new(&h).join(".databrickscfg"))
     }
 }
 
@@ -346,7 +351,11 @@ impl fmt::Debug for Resolved {
         let mut m = f.debug_map();
         for (k, (v, s)) in &self.values {
             let sensitive = attr(k).is_some_and(|a| a.sensitive);
-            let shown = if sensitive { "[REDACTED]".to_string() } else { v.clone() };
+            let shown = if sensitive {
+                "[REDACTED]".to_string()
+            } else {
+                v.clone()
+            };
             m.entry(k, &format!("{shown} ({s})"));
         }
         m.finish()

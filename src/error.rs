@@ -76,6 +76,11 @@ impl Error {
         Error::new(ErrorKind::FederatedToken, message)
     }
 
+    /// A local I/O failure (for front ends such as the CLI).
+    pub fn io(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Io, message)
+    }
+
     pub(crate) fn transient(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::Transient, message)
     }

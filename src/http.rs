@@ -67,9 +67,7 @@ impl Http {
         }
         let tls = TlsConfig::builder()
             .root_certs(RootCerts::new_with_certs(&roots))
-            .unversioned_rustls_crypto_provider(Arc::new(
-                rustls::crypto::ring::default_provider(),
-            ))
+            .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .build();
         let proxy = if cfg.uses_process_env() {
             ureq::Proxy::try_from_env()
@@ -130,7 +128,11 @@ impl Http {
             let mut req = agent
                 .post(url)
                 .config()
-                .timeout_global(Some(remaining.min(self.timeouts.request).max(Duration::from_millis(1))))
+                .timeout_global(Some(
+                    remaining
+                        .min(self.timeouts.request)
+                        .max(Duration::from_millis(1)),
+                ))
                 .build();
             if let Some(h) = authorization {
                 req = req.header("Authorization", h);
@@ -140,9 +142,10 @@ impl Http {
                 .map_err(|e| transport(url, e))
                 .and_then(|r| read_reply(url, r, attempt));
             let (wait, result) = match outcome {
-                Ok(reply) if is_retryable(reply.status) => {
-                    (reply.retry_after.unwrap_or_else(|| backoff(attempt)), Ok(reply))
-                }
+                Ok(reply) if is_retryable(reply.status) => (
+                    reply.retry_after.unwrap_or_else(|| backoff(attempt)),
+                    Ok(reply),
+                ),
                 Err(e) if e.kind() == ErrorKind::Transient && e.http_status().is_none() => {
                     (backoff(attempt), Err(e))
                 }
@@ -167,7 +170,9 @@ fn is_retryable(status: u16) -> bool {
 
 /// Exponential backoff from 250 ms, capped at 10 s, with "equal jitter".
 fn backoff(attempt: u32) -> Duration {
-    let base_ms = 250u64.saturating_mul(1 << attempt.saturating_sub(1).min(6)).min(10_000);
+    let base_ms = 250u64
+        .saturating_mul(1 << attempt.saturating_sub(1).min(6))
+        .min(10_000);
     let half = base_ms / 2;
     Duration::from_millis(half + jitter() % (half + 1))
 }
@@ -187,10 +192,17 @@ fn jitter() -> u64 {
 
 fn parse_retry_after(v: &str) -> Option<Duration> {
     // Delay-seconds only; an HTTP-date falls back to our own backoff.
-    v.trim().parse::<u64>().ok().map(|s| Duration::from_secs(s.min(3600)))
+    v.trim()
+        .parse::<u64>()
+        .ok()
+        .map(|s| Duration::from_secs(s.min(3600)))
 }
 
-fn read_reply(url: &str, mut resp: ureq::http::Response<ureq::Body>, attempts: u32) -> Result<Reply> {
+fn read_reply(
+    url: &str,
+    mut resp: ureq::http::Response<ureq::Body>,
+    attempts: u32,
+) -> Result<Reply> {
     let status = resp.status().as_u16();
     if (300..400).contains(&status) {
         let to = resp
@@ -200,7 +212,9 @@ fn read_reply(url: &str, mut resp: ureq::http::Response<ureq::Body>, attempts: u
             .unwrap_or("(no Location)");
         return Err(Error::http(
             ErrorKind::Rejected,
-            format!("{url} answered HTTP {status}, a redirect to {to}; dbtoken does not follow redirects: configure the final URL"),
+            format!(
+                "{url} answered HTTP {status}, a redirect to {to}; dbtoken does not follow redirects: configure the final URL"
+            ),
             status,
             None,
             None,
@@ -294,7 +308,8 @@ fn is_loopback_url(url: &str) -> bool {
 /// Only `https://`, or `http://` to a loopback host.
 pub(crate) fn check_url(url: &str) -> Result<()> {
     let lower = url.to_ascii_lowercase();
-    let ok = lower.starts_with("https://") || (lower.starts_with("http://") && is_loopback_url(url));
+    let ok =
+        lower.starts_with("https://") || (lower.starts_with("http://") && is_loopback_url(url));
     if !ok || url_host(url).is_none_or(str::is_empty) {
         return Err(Error::config(format!(
             "refusing URL {url}: only https:// is allowed (http:// only to loopback hosts)"
@@ -319,7 +334,11 @@ impl Resolver for LocalhostResolver {
         if host == "localhost" || host.ends_with(".localhost") {
             let port = uri
                 .port_u16()
-                .unwrap_or(if uri.scheme_str() == Some("http") { 80 } else { 443 });
+                .unwrap_or(if uri.scheme_str() == Some("http") {
+                    80
+                } else {
+                    443
+                });
             let mut addrs = self.empty();
             addrs.push(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)));
             return Ok(addrs);

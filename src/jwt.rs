@@ -67,8 +67,8 @@ fn object(segment: &str, what: &str) -> Result<Object, String> {
         .decode(segment)
         .or_else(|_| URL_SAFE.decode(segment))
         .map_err(|_| format!("it is not a JWT: the {what} is not base64url"))?;
-    let text =
-        std::str::from_utf8(&bytes).map_err(|_| format!("it is not a JWT: the {what} is not UTF-8"))?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| format!("it is not a JWT: the {what} is not UTF-8"))?;
     match miniserde::json::from_str::<Value>(text) {
         Ok(Value::Object(o)) => Ok(o),
         _ => Err(format!("it is not a JWT: the {what} is not a JSON object")),
@@ -109,7 +109,9 @@ mod tests {
         let t = format!(
             "{}.{}.sig",
             enc(r#"{"alg":"RS256"}"#),
-            enc(r#"{"iss":"https://i","sub":"system:serviceaccount:ns:sa","aud":"a","exp":2000000000,"nbf":1,"iat":1}"#)
+            enc(
+                r#"{"iss":"https://i","sub":"system:serviceaccount:ns:sa","aud":"a","exp":2000000000,"nbf":1,"iat":1}"#
+            )
         );
         let c = decode(&t).unwrap();
         assert_eq!(c.iss.as_deref(), Some("https://i"));
@@ -122,7 +124,13 @@ mod tests {
 
     #[test]
     fn refuses_non_jwts_without_echoing_them() {
-        for bad in ["secret-opaque-token", "a.b", "a.b.c.d", "!!.??.x", "e30.bm90IGpzb24.x"] {
+        for bad in [
+            "secret-opaque-token",
+            "a.b",
+            "a.b.c.d",
+            "!!.??.x",
+            "e30.bm90IGpzb24.x",
+        ] {
             let err = decode(bad).unwrap_err();
             assert!(err.starts_with("it is not a JWT"), "{err}");
             assert!(!err.contains(bad), "{err}");

@@ -45,7 +45,10 @@ impl TokenSource {
     pub fn read(&self) -> Result<FederatedToken> {
         let text = match self {
             TokenSource::File { path, .. } => read_capped(path).map_err(|why| {
-                Error::federated(format!("cannot read federated token {}: {why}", self.describe()))
+                Error::federated(format!(
+                    "cannot read federated token {}: {why}",
+                    self.describe()
+                ))
             })?,
             TokenSource::Env { value, .. } => value.expose().trim().to_string(),
         };
@@ -58,8 +61,9 @@ impl TokenSource {
         let claims = jwt::decode(&text).map_err(|why| {
             Error::federated(format!("federated token {}: {why}", self.describe()))
         })?;
-        check_times(&claims, unix_now())
-            .map_err(|why| Error::federated(format!("federated token {} {why}", self.describe())))?;
+        check_times(&claims, unix_now()).map_err(|why| {
+            Error::federated(format!("federated token {} {why}", self.describe()))
+        })?;
         Ok(FederatedToken {
             jwt: Secret::new(text),
             claims,

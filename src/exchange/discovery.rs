@@ -49,7 +49,10 @@ impl Discovery {
     }
 
     pub fn cached(&self) -> Option<Endpoint> {
-        self.cached.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.cached
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn token_endpoint(&self, http: &Http) -> Result<Endpoint> {
@@ -114,7 +117,10 @@ impl Discovery {
             return Ok((found(t, doc), true));
         }
         let url = format!("{}/oidc/v1/token", self.host);
-        Ok((found(url, "workspace default (discovery unavailable)".into()), answered))
+        Ok((
+            found(url, "workspace default (discovery unavailable)".into()),
+            answered,
+        ))
     }
 }
 
@@ -131,7 +137,9 @@ fn token_endpoint_from(http: &Http, url: &str, answered: &mut bool) -> Option<St
         return None;
     }
     match miniserde::json::from_str::<Value>(&reply.body) {
-        Ok(Value::Object(o)) => string(&o, "token_endpoint").filter(|t| crate::http::check_url(t).is_ok()),
+        Ok(Value::Object(o)) => {
+            string(&o, "token_endpoint").filter(|t| crate::http::check_url(t).is_ok())
+        }
         _ => None,
     }
 }

@@ -150,7 +150,15 @@ mod tests {
 
     #[test]
     fn parses_success_and_string_expiry() {
-        let t = parse_token_reply("u", reply(200, r#"{"access_token":"x","token_type":"Bearer","expires_in":"3599"}"#), None).unwrap();
+        let t = parse_token_reply(
+            "u",
+            reply(
+                200,
+                r#"{"access_token":"x","token_type":"Bearer","expires_in":"3599"}"#,
+            ),
+            None,
+        )
+        .unwrap();
         assert_eq!(t.ttl, Some(Duration::from_secs(3599)));
         assert_eq!(&*t.token_type, "Bearer");
     }
@@ -159,7 +167,10 @@ mod tests {
     fn surfaces_server_words_and_scrubs_secret() {
         let e = parse_token_reply(
             "https://h/oidc/v1/token",
-            reply(400, r#"{"error":"invalid_request","error_description":"bad token eyJsecret"}"#),
+            reply(
+                400,
+                r#"{"error":"invalid_request","error_description":"bad token eyJsecret"}"#,
+            ),
             Some("eyJsecret"),
         )
         .unwrap_err();
@@ -168,8 +179,16 @@ mod tests {
         assert_eq!(e.server_error(), Some("invalid_request"));
         assert_eq!(e.server_description(), Some("bad token [REDACTED]"));
         assert!(!e.to_string().contains("eyJsecret"));
-        let e = parse_token_reply("u", reply(401, r#"{"errorCode":"E","errorSummary":"S"}"#), None).unwrap_err();
-        assert_eq!((e.server_error(), e.server_description()), (Some("E"), Some("S")));
+        let e = parse_token_reply(
+            "u",
+            reply(401, r#"{"errorCode":"E","errorSummary":"S"}"#),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.server_error(), e.server_description()),
+            (Some("E"), Some("S"))
+        );
     }
 
     #[test]

@@ -1,0 +1,110 @@
+//! `dbtoken-mock`: run the mock server as a process (for C/Go/Java tests, demos, benchmarks).
+
+use std::io::{Read, Write};
+use std::process::exit;
+
+const USAGE: &str = "usage: dbtoken-mock [--port N] [--ca-out PATH] [--jwt-out PATH] \
+[--azure-jwt-out PATH] [--token-ttl SECS] [--exit-on-stdin-eof]
+
+Serves loopback HTTPS on 127.0.0.1 and prints one JSON line with url, accounts_url,
+ca_file and the ids the mock accepts. Runs until killed, or until stdin reaches EOF
+with --exit-on-stdin-eof.";
+
+fn die(msg: &str) -> ! {
+    eprintln!("dbtoken-mock: {msg}\n{USAGE}");
+    exit(2)
+}
+
+fn write_file(path: &str, contents: &str) {
+    if let Err(e) = std::fs::write(path, contents) {
+        eprintln!("dbtoken-mock: cannot write {path}: {e}");
+        exit(1);
+    }
+}
+
+fn main() {
+    let mut port: u16 = 0;
+    let mut ca_out = None;
+    let mut jwt_out = None;
+    let mut azure_jwt_out = None;
+    let mut token_ttl = None;
+    let mut exit_on_eof = false;
+
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .unwrap_or_else(|| die(&format!("{name} needs a value")))
+        };
+        match name.as_str() {
+            "--port" => port = value().parse().unwrap_or_else(|_| die("bad --port")),
+            "--ca-out" => ca_out = Some(value()),
+            "--jwt-out" => jwt_out = Some(value()),
+            "--azure-jwt-out" => azure_jwt_out = Some(value()),
+            "--token-ttl" => {
+                token_ttl = Some(
+                    value()
+                        .parse::<u64>()
+                        .unwrap_or_else(|_| die("bad --token-ttl")),
+                )
+            }
+            "--exit-on-stdin-eof" => exit_on_eof = true,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return;
+            }
+            other => die(&format!("unknown argument '{other}'")),
+        }
+    }
+
+    let server = dbtoken_mock::MockServer::start_on(port);
+    if let Some(ttl) = token_ttl {
+        server.set_default_token_ttl(ttl);
+    }
+    let ca_file = match &ca_out {
+        Some(path) => {
+            write_file(path, &server.ca_pem());
+            std::path::PathBuf::from(path)
+        }
+        None => server.ca_path(),
+    };
+    if let Some(path) = &jwt_out {
+        write_file(path, &dbtoken_mock::workload_jwt(3600));
+    }
+    if let Some(path) = &azure_jwt_out {
+        write_file(path, &dbtoken_mock::azure_jwt(3600));
+    }
+
+    let line = serde_json::json!({
+        "url": server.url(),
+        "accounts_url": server.accounts_url(),
+        "ca_file": ca_file.to_string_lossy(),
+        "account_id": dbtoken_mock::ACCOUNT_ID,
+        "sp_client_id": dbtoken_mock::SP_CLIENT_ID,
+        "m2m_client_id": dbtoken_mock::M2M_CLIENT_ID,
+        "azure_tenant_id": dbtoken_mock::AZURE_TENANT_ID,
+        "azure_client_id": dbtoken_mock::AZURE_CLIENT_ID,
+    });
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
+        exit(1);
+    }
+    drop(out);
+
+    if exit_on_eof {
+        let mut sink = [0u8; 4096];
+        let mut stdin = std::io::stdin().lock();
+        while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
+        drop(server); // removes the temp dir
+    } else {
+        loop {
+            std::thread::park();
+        }
+    }
+}
