@@ -212,10 +212,16 @@ fn entry(token: Token, obtained: Instant, ttl: Option<Duration>) -> Entry {
         },
         Some(ttl) => {
             let expiry = obtained + ttl;
+            // A lifetime under the 40 s margin is expired at once (never "fresh").
+            let expired_at = expiry
+                .checked_sub(EXPIRY_MARGIN)
+                .unwrap_or(obtained)
+                .max(obtained);
+            let stale_at = (expiry - (ttl / 2).min(MAX_REFRESH_AHEAD)).min(expired_at);
             Entry {
                 token,
-                stale_at: Some(expiry - (ttl / 2).min(MAX_REFRESH_AHEAD)),
-                expired_at: Some(expiry.checked_sub(EXPIRY_MARGIN).unwrap_or(obtained)),
+                stale_at: Some(stale_at),
+                expired_at: Some(expired_at),
             }
         }
     }
@@ -277,6 +283,12 @@ mod tests {
         let e = entry(tok("a"), base, HOUR);
         assert_eq!(e.stale_at.unwrap() - base, Duration::from_secs(2400));
         assert_eq!(e.expired_at.unwrap() - base, Duration::from_secs(3560));
+        let e = entry(tok("a"), base, Some(Duration::from_secs(30)));
+        assert_eq!(
+            (e.stale_at, e.expired_at),
+            (Some(base), Some(base)),
+            "short-lived: never fresh"
+        );
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub(crate) struct Reply {
     pub retry_after: Option<Duration>,
     /// How many requests were sent to obtain this answer.
     pub attempts: u32,
+    /// Why retrying stopped, when this is a retryable answer that was not retried.
+    pub gave_up: Option<String>,
 }
 
 pub(crate) struct Http {
@@ -152,12 +154,18 @@ impl Http {
                 other => return other,
             };
             if Instant::now() + wait >= deadline {
-                return result.map_err(|e| {
-                    e.context(&format!(
-                        "gave up after {attempt} attempt(s) within the {}s retry deadline (retry_timeout_seconds)",
-                        self.timeouts.retry_deadline.as_secs()
-                    ))
-                });
+                let why = format!(
+                    "gave up after {attempt} attempt(s): the next one ({}s away) would pass the {}s retry deadline (retry_timeout_seconds)",
+                    wait.as_secs_f32().ceil(),
+                    self.timeouts.retry_deadline.as_secs()
+                );
+                return match result {
+                    Ok(mut reply) => {
+                        reply.gave_up = Some(why);
+                        Ok(reply)
+                    }
+                    Err(e) => Err(e.context(&why)),
+                };
             }
             std::thread::sleep(wait);
         }
@@ -231,10 +239,17 @@ fn read_reply(
         .limit(MAX_BODY_BYTES)
         .read_to_string()
         .map_err(|e| match e {
-            ureq::Error::BodyExceedsLimit(_) => Error::transient(format!(
-                "the response from {url} (HTTP {status}) is larger than {} KiB; refused",
-                MAX_BODY_BYTES / 1024
-            )),
+            // Carries the status, so it is not retried: a body this large will not shrink.
+            ureq::Error::BodyExceedsLimit(_) => Error::http(
+                ErrorKind::Transient,
+                format!(
+                    "the response from {url} (HTTP {status}) is larger than {} KiB; refused",
+                    MAX_BODY_BYTES / 1024
+                ),
+                status,
+                None,
+                None,
+            ),
             other => transport(url, other).context("reading the response body"),
         })?;
     Ok(Reply {
@@ -242,6 +257,7 @@ fn read_reply(
         body,
         retry_after,
         attempts,
+        gave_up: None,
     })
 }
 

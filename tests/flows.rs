@@ -162,7 +162,7 @@ fn pat_passthrough_makes_no_request() {
     assert_eq!(t.access_token(), "dapi-test-pat");
     assert_eq!(t.expires_at(), None);
     assert_eq!(m.total(), 0);
-    assert_eq!(format!("{t:?}").contains("dapi-test-pat"), false);
+    assert_no_secret(&format!("{t:?} {client:?}"), &["dapi-test-pat"]);
 }
 
 #[test]

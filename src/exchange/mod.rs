@@ -49,10 +49,10 @@ pub(crate) fn parse_token_reply(url: &str, reply: Reply, secret: Option<&str>) -
             (None, None) if reply.body.trim().is_empty() => "(empty body)".to_string(),
             (None, None) => "(no OAuth error in the body)".to_string(),
         };
-        let tries = if reply.attempts > 1 {
-            format!(" after {} attempts", reply.attempts)
-        } else {
-            String::new()
+        let tries = match (&reply.gave_up, reply.attempts) {
+            (Some(why), _) => format!(" ({why})"),
+            (None, n) if n > 1 => format!(" after {n} attempts"),
+            _ => String::new(),
         };
         return Err(Error::http(
             kind,
@@ -145,6 +145,7 @@ mod tests {
             body: body.to_string(),
             retry_after: None,
             attempts: 1,
+            gave_up: None,
         }
     }
 

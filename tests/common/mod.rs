@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use dbtoken::Config;
+#[allow(unused_imports)]
 pub use dbtoken_mock::{self as mock, Fault, FaultBody, MockServer};
 
 /// A config that sees only the mock: isolated from the process environment and any

@@ -1,0 +1,181 @@
+//! Configuration: profiles, precedence, and the messages when auth cannot be chosen.
+
+mod common;
+use common::*;
+
+use dbtoken::{AuthType, Client, Config, ErrorKind, Source};
+
+fn cfg_file(content: &str) -> String {
+    let d = temp_dir("cfg");
+    write(&d, "databrickscfg", content)
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn profile_of_the_config_file_is_used() {
+    let m = MockServer::start();
+    let jwt = jwt_file("profile");
+    let file = cfg_file(&format!(
+        "[DEFAULT]\nhost = https://default.invalid\n\n[prod]\nhost = {}\noidc_token_filepath = {}\nclient_id = {}\n",
+        m.url(),
+        jwt.display(),
+        mock::SP_CLIENT_ID
+    ));
+    let cfg = Config::isolated()
+        .env("SSL_CERT_FILE", m.ca_path().to_str().unwrap())
+        .env("DATABRICKS_CONFIG_FILE", &file)
+        .env("DATABRICKS_CONFIG_PROFILE", "prod");
+    let r = cfg.resolve().unwrap();
+    assert_eq!(r.get("host"), Some(m.url().as_str()));
+    assert!(matches!(r.source("host"), Some(Source::File { profile, .. }) if profile == "prod"));
+    let client = Client::new(cfg).unwrap();
+    assert_eq!(client.auth_type(), AuthType::FileOidc);
+    assert!(m.is_issued(client.token().unwrap().access_token()));
+    assert_eq!(
+        posts(&m, "/oidc/v1/token")[0].field("client_id"),
+        Some(mock::SP_CLIENT_ID)
+    );
+}
+
+#[test]
+fn environment_beats_the_config_file() {
+    let m = MockServer::start();
+    let (cfg, _) = file_oidc(&m, "precedence");
+    let file = cfg_file("[DEFAULT]\nhost = https://from-file.invalid\nscopes = sql\n");
+    let r = cfg.env("DATABRICKS_CONFIG_FILE", &file).resolve().unwrap();
+    assert_eq!(r.get("host"), Some(m.url().as_str()));
+    assert_eq!(
+        r.source("host"),
+        Some(&Source::Env("DATABRICKS_HOST".into()))
+    );
+    // Keys the environment does not set still come from the file.
+    assert_eq!(r.get("scopes"), Some("sql"));
+    let client = Client::from_resolved(&r).unwrap();
+    client.token().unwrap();
+    assert_eq!(posts(&m, "/oidc/v1/token")[0].field("scope"), Some("sql"));
+}
+
+#[test]
+fn missing_profile_is_named_with_the_ones_present() {
+    let file = cfg_file("[DEFAULT]\nhost = https://a\n[staging]\nhost = https://b\n");
+    let err = Config::isolated()
+        .env("DATABRICKS_CONFIG_FILE", &file)
+        .env("DATABRICKS_CONFIG_PROFILE", "prod")
+        .resolve()
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("'prod'") && text.contains("DATABRICKS_CONFIG_PROFILE"),
+        "{text}"
+    );
+    assert!(text.contains("DEFAULT, staging"), "{text}");
+}
+
+#[test]
+fn broken_config_file_names_the_line() {
+    let file = cfg_file("[DEFAULT]\nhost = https://a\nthis line is wrong\n");
+    let err = Config::isolated()
+        .env("DATABRICKS_CONFIG_FILE", &file)
+        .resolve()
+        .unwrap_err();
+    assert!(err.to_string().contains("line 3"), "{err}");
+}
+
+#[test]
+fn nothing_applies_lists_each_auth_type_and_what_it_lacks() {
+    let err = Client::new(
+        Config::isolated()
+            .env("DATABRICKS_HOST", "https://adb-1.2.azuredatabricks.net")
+            .env("DATABRICKS_CLIENT_ID", "abc")
+            .env("AZURE_CLIENT_ID", "def"),
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    let text = err.to_string();
+    for line in [
+        "pat: needs DATABRICKS_TOKEN (token)",
+        "oauth-m2m: needs DATABRICKS_CLIENT_SECRET (client_secret)",
+        "azure-workload-identity: needs AZURE_FEDERATED_TOKEN_FILE (azure_federated_token_file) and AZURE_TENANT_ID (azure_tenant_id)",
+        "env-oidc: needs DATABRICKS_OIDC_TOKEN",
+        "file-oidc: needs DATABRICKS_OIDC_TOKEN_FILEPATH (oidc_token_filepath)",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+    assert!(!text.contains("cannot configure default credentials"));
+}
+
+#[test]
+fn missing_host_is_said_first() {
+    let err = Client::new(Config::isolated().env("DATABRICKS_TOKEN", "x")).unwrap_err();
+    assert!(err.to_string().contains("set DATABRICKS_HOST"), "{err}");
+}
+
+#[test]
+fn two_methods_name_both_and_how_to_choose() {
+    let f = jwt_file("two");
+    let cfg = Config::isolated()
+        .env("DATABRICKS_HOST", "https://dbc-1.cloud.databricks.com")
+        .env("DATABRICKS_TOKEN", "dapi-two-methods-secret")
+        .env("DATABRICKS_OIDC_TOKEN_FILEPATH", f.to_str().unwrap());
+    let err = Client::new(cfg.clone()).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("more than one auth type"), "{text}");
+    assert!(text.contains("pat (uses DATABRICKS_TOKEN)"), "{text}");
+    assert!(text.contains("file-oidc"), "{text}");
+    assert!(
+        text.contains("DATABRICKS_AUTH_TYPE=pat or DATABRICKS_AUTH_TYPE=file-oidc"),
+        "{text}"
+    );
+    assert_no_secret(&text, &["dapi-two-methods-secret"]);
+    // Choosing resolves it.
+    let client = Client::new(cfg.env("DATABRICKS_AUTH_TYPE", "file-oidc")).unwrap();
+    assert_eq!(client.auth_type(), AuthType::FileOidc);
+}
+
+#[test]
+fn forced_auth_type_says_what_it_needs() {
+    let err = Client::new(
+        Config::isolated()
+            .env("DATABRICKS_HOST", "https://h.cloud.databricks.com")
+            .env("DATABRICKS_AUTH_TYPE", "oauth-m2m"),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("auth type oauth-m2m was chosen by DATABRICKS_AUTH_TYPE but it needs DATABRICKS_CLIENT_ID (client_id) and DATABRICKS_CLIENT_SECRET (client_secret)"), "{err}");
+    let err = Client::new(
+        Config::isolated()
+            .env("DATABRICKS_HOST", "https://h")
+            .env("DATABRICKS_AUTH_TYPE", "azure-cli"),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("'azure-cli'"), "{err}");
+    assert!(err.to_string().contains("azure-workload-identity"), "{err}");
+}
+
+#[test]
+fn bad_numbers_and_ca_files_name_their_variable() {
+    let err = Client::new(
+        Config::isolated()
+            .env("DATABRICKS_HOST", "https://h")
+            .env("DATABRICKS_TOKEN", "x")
+            .env("DATABRICKS_HTTP_TIMEOUT_SECONDS", "soon"),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("DATABRICKS_HTTP_TIMEOUT_SECONDS"),
+        "{err}"
+    );
+    let err = Client::new(
+        Config::isolated()
+            .env("DATABRICKS_HOST", "https://h")
+            .env("DATABRICKS_TOKEN", "x")
+            .env("SSL_CERT_FILE", "/nonexistent/ca.pem"),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("SSL_CERT_FILE")
+            && err.to_string().contains("/nonexistent/ca.pem"),
+        "{err}"
+    );
+}
