@@ -127,6 +127,12 @@ impl Error {
         &self.message
     }
 
+    /// Append advice after the message ("… Fix: …"), keeping kind and server fields.
+    pub(crate) fn advice(mut self, text: &str) -> Error {
+        self.message = format!("{}\n  fix: {text}", self.message);
+        self
+    }
+
     /// Prefix the message with context ("file-oidc: ..."), keeping kind and server fields.
     pub(crate) fn context(mut self, what: &str) -> Error {
         self.message = format!("{what}: {}", self.message);

@@ -50,14 +50,13 @@ impl Federation {
             Some(id) => format!("a federation policy of service principal {id}"),
             None => "an account-wide federation policy (no client_id was sent; set DATABRICKS_CLIENT_ID to use a service principal's policy)".to_string(),
         };
-        e.context(&format!(
-            "token federation at {} (endpoint found via {}) was refused; {policy} must accept iss={}, aud={}, sub={} from {}",
-            endpoint.url,
-            endpoint.via,
+        e.advice(&format!(
+            "{policy} must accept iss={}, aud={}, sub={} (the claims of the JWT in {}; token endpoint found via {})",
             c.iss.as_deref().unwrap_or("(none)"),
             if c.aud.is_empty() { "(none)".to_string() } else { c.aud.join(",") },
             c.sub.as_deref().unwrap_or("(none)"),
-            self.source.describe()
+            self.source.describe(),
+            endpoint.via,
         ))
     }
 }
@@ -86,8 +85,8 @@ impl M2m {
         let reply = http.post_form(&endpoint.url, &form, Some(&authorization))?;
         parse_token_reply(&endpoint.url, reply, Some(self.client_secret.expose())).map_err(|e| {
             if e.kind() == ErrorKind::Rejected {
-                e.context(&format!(
-                    "OAuth M2M for client {} was refused; check DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET",
+                e.advice(&format!(
+                    "check DATABRICKS_CLIENT_ID ({}) and DATABRICKS_CLIENT_SECRET: the secret must be an OAuth secret of that service principal",
                     self.client_id
                 ))
             } else {

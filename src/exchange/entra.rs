@@ -71,6 +71,6 @@ impl Entra {
         } else {
             format!("Entra refused the assertion ({claims})")
         };
-        e.context(&format!("azure-workload-identity: {hint}"))
+        e.advice(&hint)
     }
 }
