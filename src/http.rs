@@ -99,11 +99,13 @@ impl Http {
 
     fn agent(&self, url: &str) -> Result<&Agent> {
         check_url(url)?;
-        Ok(if is_loopback_url(url) {
-            &self.direct
-        } else {
-            &self.proxied
-        })
+        // Like Go's ProxyFromEnvironment: `localhost` and loopback addresses never go through
+        // a proxy (other `*.localhost` names follow HTTPS_PROXY/NO_PROXY as usual).
+        let direct = url_host(url).is_some_and(|h| {
+            h.eq_ignore_ascii_case("localhost")
+                || h.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        });
+        Ok(if direct { &self.direct } else { &self.proxied })
     }
 
     /// One GET with no retries (discovery is best effort).
