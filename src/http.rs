@@ -6,7 +6,7 @@
 //! and retries of 429/500/502/503/504 and transport errors with jittered exponential
 //! backoff that honours `Retry-After` within an overall deadline.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -349,16 +349,22 @@ impl Resolver for LocalhostResolver {
         timeout: NextTimeout,
     ) -> std::result::Result<ResolvedSocketAddrs, ureq::Error> {
         let host = uri.host().unwrap_or_default().to_ascii_lowercase();
-        if host == "localhost" || host.ends_with(".localhost") {
-            let port = uri
-                .port_u16()
-                .unwrap_or(if uri.scheme_str() == Some("http") {
-                    80
-                } else {
-                    443
-                });
+        let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
+            Some("http") => 80,
+            _ => 443,
+        });
+        let literal = host.trim_start_matches('[').trim_end_matches(']');
+        let ip = if let Ok(ip) = literal.parse::<IpAddr>() {
+            // An address needs no lookup (and no resolver thread).
+            Some(ip)
+        } else if host == "localhost" || host.ends_with(".localhost") {
+            Some(IpAddr::V4(Ipv4Addr::LOCALHOST))
+        } else {
+            None
+        };
+        if let Some(ip) = ip {
             let mut addrs = self.empty();
-            addrs.push(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)));
+            addrs.push(SocketAddr::new(ip, port));
             return Ok(addrs);
         }
         DefaultResolver::default().resolve(uri, config, timeout)

@@ -17,6 +17,7 @@ mod client;
 mod config;
 mod error;
 mod exchange;
+pub mod ffi;
 mod http;
 mod jwt;
 mod source;

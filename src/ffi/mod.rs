@@ -1,0 +1,448 @@
+//! The C ABI: opaque handles, one status enum, caller-owned buffers, and an error object.
+//!
+//! Every export is a plain `#[no_mangle] pub extern "C" fn dbtoken_…` whose body runs inside
+//! [`ffi_boundary!`], so a Rust panic becomes `DBTOKEN_STATUS_PANIC` instead of unwinding into C.
+//! The header `include/dbtoken.h` is generated from this file by cbindgen (`build.rs`).
+#![allow(non_camel_case_types)]
+// These functions are called from C, where `unsafe fn` means nothing; each documents its
+// pointer contract in the header instead (as rustls-ffi does).
+#![allow(clippy::not_unsafe_ptr_arg_deref)]
+
+use std::ffi::{CStr, CString, c_char};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ptr;
+
+use crate::{Client, Config, Error, ErrorKind};
+
+/// Result of every fallible call. The numbers are stable and never reused.
+/// 3 to 6 equal the exit codes of the `dbtoken` command.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum dbtoken_status {
+    /// Success.
+    Ok = 0,
+    /// A required pointer was NULL, or a string was not valid UTF-8.
+    InvalidArgument = 1,
+    /// The caller's buffer is too small; the needed length was reported.
+    BufferTooSmall = 2,
+    /// Configuration missing, contradictory or invalid (including an unknown key).
+    Config = 3,
+    /// The federated token (JWT) is unreadable, malformed, expired or not yet valid.
+    FederatedToken = 4,
+    /// The server refused (400/401/403…); the error object carries its `error` and `error_description`.
+    Rejected = 5,
+    /// Network failure, timeout, 429/5xx after retries, or an unparseable response.
+    Transient = 6,
+    /// Local I/O failure.
+    Io = 7,
+    /// A bug in dbtoken: a Rust panic was caught at the boundary. Please report it.
+    Panic = 8,
+}
+
+/// Configuration under construction: `.databrickscfg` keys set explicitly, on top of the
+/// environment and the config file. Owned by one thread at a time; free with
+/// `dbtoken_config_free`.
+pub struct dbtoken_config {
+    inner: Config,
+}
+
+/// A token provider with its own cache. Any number of threads may share one
+/// `dbtoken_client`; concurrent callers on an empty cache cause one token request.
+/// Free with `dbtoken_client_free` once no thread uses it.
+pub struct dbtoken_client {
+    inner: Client,
+}
+
+/// Details of a failure. Immutable; may be read from any thread; free with `dbtoken_error_free`.
+pub struct dbtoken_error {
+    status: dbtoken_status,
+    http_status: u16,
+    message: CString,
+    server_error: Option<CString>,
+    server_description: Option<CString>,
+}
+
+/// What `dbtoken_client_token` reports besides the token itself.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct dbtoken_token_info {
+    /// Expiry in seconds since the Unix epoch; 0 when unknown (a personal access token).
+    pub expires_on: i64,
+    /// NUL-terminated token type, normally "Bearer": use `Authorization: <type> <token>`.
+    pub token_type: [c_char; 32],
+}
+
+/// Refresh counters of a client.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct dbtoken_stats {
+    /// Token requests started (each may include retries).
+    pub refreshes: u64,
+    /// Token requests that failed.
+    pub failures: u64,
+}
+
+fn status_of(kind: ErrorKind) -> dbtoken_status {
+    match kind {
+        ErrorKind::Config => dbtoken_status::Config,
+        ErrorKind::FederatedToken => dbtoken_status::FederatedToken,
+        ErrorKind::Rejected => dbtoken_status::Rejected,
+        ErrorKind::Transient => dbtoken_status::Transient,
+        ErrorKind::Io => dbtoken_status::Io,
+    }
+}
+
+fn cstring(s: &str) -> CString {
+    CString::new(s.replace('\0', " ")).unwrap_or_default()
+}
+
+/// Store a new error object in `*err` when `err` is not NULL; return its status.
+fn fail(
+    err: *mut *mut dbtoken_error,
+    status: dbtoken_status,
+    e: Option<&Error>,
+    message: &str,
+) -> dbtoken_status {
+    if !err.is_null() {
+        let obj = Box::new(dbtoken_error {
+            status,
+            http_status: e.and_then(Error::http_status).unwrap_or(0),
+            message: cstring(message),
+            server_error: e.and_then(Error::server_error).map(cstring),
+            server_description: e.and_then(Error::server_description).map(cstring),
+        });
+        // SAFETY: the caller passed a writable `dbtoken_error **` (documented).
+        unsafe { *err = Box::into_raw(obj) };
+    }
+    status
+}
+
+fn fail_with(err: *mut *mut dbtoken_error, e: &Error) -> dbtoken_status {
+    fail(err, status_of(e.kind()), Some(e), &e.to_string())
+}
+
+fn null_arg(err: *mut *mut dbtoken_error, name: &str) -> dbtoken_status {
+    fail(
+        err,
+        dbtoken_status::InvalidArgument,
+        None,
+        &format!("argument '{name}' must not be NULL"),
+    )
+}
+
+/// Run `$body` (which returns a `dbtoken_status`) with panics turned into `DBTOKEN_STATUS_PANIC`.
+macro_rules! ffi_boundary {
+    ($err:expr, $body:block) => {{
+        let err: *mut *mut dbtoken_error = $err;
+        match catch_unwind(AssertUnwindSafe(|| -> dbtoken_status { $body })) {
+            Ok(status) => status,
+            Err(_) => fail(
+                err,
+                dbtoken_status::Panic,
+                None,
+                "internal error: dbtoken panicked (a bug; please report it)",
+            ),
+        }
+    }};
+}
+
+/// A UTF-8 string from C, or a status.
+unsafe fn utf8<'a>(
+    p: *const c_char,
+    name: &str,
+    err: *mut *mut dbtoken_error,
+) -> Result<&'a str, dbtoken_status> {
+    if p.is_null() {
+        return Err(null_arg(err, name));
+    }
+    // SAFETY: non-NULL and NUL-terminated by the caller's contract.
+    unsafe { CStr::from_ptr(p) }.to_str().map_err(|_| {
+        fail(
+            err,
+            dbtoken_status::InvalidArgument,
+            None,
+            &format!("argument '{name}' is not valid UTF-8"),
+        )
+    })
+}
+
+/// The library version, e.g. "0.1.0". Static storage: never free it.
+#[unsafe(no_mangle)]
+pub extern "C" fn dbtoken_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// The name of a status, e.g. "DBTOKEN_STATUS_REJECTED". Static storage: never free it.
+#[unsafe(no_mangle)]
+pub extern "C" fn dbtoken_status_name(status: dbtoken_status) -> *const c_char {
+    let s: &'static str = match status {
+        dbtoken_status::Ok => "DBTOKEN_STATUS_OK\0",
+        dbtoken_status::InvalidArgument => "DBTOKEN_STATUS_INVALID_ARGUMENT\0",
+        dbtoken_status::BufferTooSmall => "DBTOKEN_STATUS_BUFFER_TOO_SMALL\0",
+        dbtoken_status::Config => "DBTOKEN_STATUS_CONFIG\0",
+        dbtoken_status::FederatedToken => "DBTOKEN_STATUS_FEDERATED_TOKEN\0",
+        dbtoken_status::Rejected => "DBTOKEN_STATUS_REJECTED\0",
+        dbtoken_status::Transient => "DBTOKEN_STATUS_TRANSIENT\0",
+        dbtoken_status::Io => "DBTOKEN_STATUS_IO\0",
+        dbtoken_status::Panic => "DBTOKEN_STATUS_PANIC\0",
+    };
+    s.as_ptr().cast()
+}
+
+/// Create an empty configuration in `*out`. Keys set on it override the environment
+/// (`DATABRICKS_*`, `AZURE_*`), which overrides the config file profile.
+///
+/// Returns `DBTOKEN_STATUS_INVALID_ARGUMENT` if `out` is NULL. `*out` is written only on success.
+#[unsafe(no_mangle)]
+pub extern "C" fn dbtoken_config_new(out: *mut *mut dbtoken_config) -> dbtoken_status {
+    ffi_boundary!(ptr::null_mut(), {
+        if out.is_null() {
+            return dbtoken_status::InvalidArgument;
+        }
+        let cfg = Box::new(dbtoken_config {
+            inner: Config::new(),
+        });
+        // SAFETY: `out` is non-NULL and writable by contract.
+        unsafe { *out = Box::into_raw(cfg) };
+        dbtoken_status::Ok
+    })
+}
+
+/// Set `key` (a `.databrickscfg` key such as "host", "client_id", "oidc_token_filepath",
+/// "azure_client_id", "auth_type", "ca_bundle") to `value`. A NULL or empty `value` unsets it.
+///
+/// Returns `DBTOKEN_STATUS_CONFIG` for an unknown key (the message lists the known ones),
+/// `DBTOKEN_STATUS_INVALID_ARGUMENT` for a NULL `cfg`/`key` or non-UTF-8 text.
+/// On failure, if `err` is not NULL, `*err` receives a new error object (free it with
+/// `dbtoken_error_free`); on success `*err` is left untouched.
+#[unsafe(no_mangle)]
+pub extern "C" fn dbtoken_config_set(
+    cfg: *mut dbtoken_config,
+    key: *const c_char,
+    value: *const c_char,
+    err: *mut *mut dbtoken_error,
+) -> dbtoken_status {
+    ffi_boundary!(err, {
+        // SAFETY: a non-NULL `cfg` comes from `dbtoken_config_new` and is used by one thread.
+        let Some(cfg) = (unsafe { cfg.as_mut() }) else {
+            return null_arg(err, "cfg");
+        };
+        let key = match unsafe { utf8(key, "key", err) } {
+            Ok(k) => k,
+            Err(s) => return s,
+        };
+        let value = if value.is_null() {
+            ""
+        } else {
+            match unsafe { utf8(value, "value", err) } {
+                Ok(v) => v,
+                Err(s) => return s,
+            }
+        };
+        match cfg.inner.set(key, value) {
+            Ok(()) => dbtoken_status::Ok,
+            Err(e) => fail_with(err, &e),
+        }
+    })
+}
+
+/// Free a configuration. NULL is a no-op. Clients created from it stay valid.
+#[unsafe(no_mangle)]
+pub extern "C" fn dbtoken_config_free(cfg: *mut dbtoken_config) {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        if !cfg.is_null() {
+            // SAFETY: `cfg` came from `dbtoken_config_new` and is freed once.
+            drop(unsafe { Box::from_raw(cfg) });
+        }
+    }));
+}
+
+/// Create a client in `*out` from `cfg`, or, when `cfg` is NULL, from the environment and the
+/// config file exactly as the `dbtoken` command does. `cfg` is only read; free it as usual.
+/// No network request is made here.
+///
+/// Returns `DBTOKEN_STATUS_CONFIG` when no auth type can be chosen (the message names the
+/// missing variables), `DBTOKEN_STATUS_INVALID_ARGUMENT` when `out` is NULL. `*out` is
+/// written only on success; on failure `*err` (if `err` is not NULL) receives an error object.
+#[unsafe(no_mangle)]
+pub extern "C" fn dbtoken_client_new(
+    cfg: *const dbtoken_config,
+    out: *mut *mut dbtoken_client,
+    err: *mut *mut dbtoken_error,
+) -> dbtoken_status {
+    ffi_boundary!(err, {
+        if out.is_null() {
+            return null_arg(err, "out");
+        }
+        // SAFETY: a non-NULL `cfg` comes from `dbtoken_config_new`.
+        let config = match unsafe { cfg.as_ref() } {
+            Some(c) => c.inner.clone(),
+            None => Config::new(),
+        };
+        match Client::new(config) {
+            Ok(client) => {
+                // SAFETY: `out` is non-NULL and writable by contract.
+                unsafe { *out = Box::into_raw(Box::new(dbtoken_client { inner: client })) };
+                dbtoken_status::Ok
+            }
+            Err(e) => fail_with(err, &e),
+        }
+    })
+}
+
+/// Free a client. NULL is a no-op. No other thread may be using it.
+#[unsafe(no_mangle)]
+pub extern "C" fn dbtoken_client_free(client: *mut dbtoken_client) {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        if !client.is_null() {
+            // SAFETY: `client` came from `dbtoken_client_new` and is freed once.
+            drop(unsafe { Box::from_raw(client) });
+        }
+    }));
+}
+
+/// Write the current access token, NUL-terminated, into `buf` (`len` bytes), its length
+/// (without the NUL) into `*token_len`, and, when `info` is not NULL, its expiry and type into
+/// `*info`. Served from the cache while fresh (no allocation, no system call beyond a clock
+/// read); otherwise obtained now, blocking, with retries within the configured deadline.
+/// Safe to call from any number of threads on one client.
+///
+/// When `len` is too small (`len <= token length`), returns `DBTOKEN_STATUS_BUFFER_TOO_SMALL`
+/// and writes the token's length to `*token_len` (allocate `*token_len + 1` bytes); `buf` and
+/// `info` are not written. `buf` may be NULL when `len` is 0, to ask for the length.
+/// On success all out-params are written; on any other failure none is, and `*err` (if `err`
+/// is not NULL) receives an error object carrying the server's `error`/`error_description`
+/// when the server refused.
+///
+/// Returns `DBTOKEN_STATUS_INVALID_ARGUMENT` if `client` or `token_len` is NULL, or `buf` is
+/// NULL with `len` > 0.
+#[unsafe(no_mangle)]
+pub extern "C" fn dbtoken_client_token(
+    client: *const dbtoken_client,
+    buf: *mut c_char,
+    len: usize,
+    token_len: *mut usize,
+    info: *mut dbtoken_token_info,
+    err: *mut *mut dbtoken_error,
+) -> dbtoken_status {
+    ffi_boundary!(err, {
+        // SAFETY: a non-NULL `client` comes from `dbtoken_client_new` and is not yet freed.
+        let Some(client) = (unsafe { client.as_ref() }) else {
+            return null_arg(err, "client");
+        };
+        if token_len.is_null() {
+            return null_arg(err, "token_len");
+        }
+        if buf.is_null() && len > 0 {
+            return null_arg(err, "buf");
+        }
+        let token = match client.inner.token() {
+            Ok(t) => t,
+            Err(e) => return fail_with(err, &e),
+        };
+        let bytes = token.access_token().as_bytes();
+        if len <= bytes.len() {
+            // SAFETY: `token_len` is non-NULL and writable by contract.
+            unsafe { *token_len = bytes.len() };
+            return dbtoken_status::BufferTooSmall;
+        }
+        // SAFETY: `buf` holds `len > bytes.len()` writable bytes by contract.
+        unsafe {
+            ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), bytes.len());
+            *buf.add(bytes.len()) = 0;
+            *token_len = bytes.len();
+        }
+        if !info.is_null() {
+            let mut out = dbtoken_token_info {
+                expires_on: token.expires_on_unix().map_or(0, |t| t as i64),
+                token_type: [0; 32],
+            };
+            for (dst, src) in out
+                .token_type
+                .iter_mut()
+                .zip(token.token_type().bytes().take(31))
+            {
+                *dst = src as c_char;
+            }
+            // SAFETY: `info` is non-NULL and writable by contract.
+            unsafe { *info = out };
+        }
+        dbtoken_status::Ok
+    })
+}
+
+/// Copy the client's refresh counters into `*out`. Returns `DBTOKEN_STATUS_INVALID_ARGUMENT`
+/// if `client` or `out` is NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn dbtoken_client_stats(
+    client: *const dbtoken_client,
+    out: *mut dbtoken_stats,
+) -> dbtoken_status {
+    ffi_boundary!(ptr::null_mut(), {
+        // SAFETY: see `dbtoken_client_token`.
+        let (Some(client), false) = (unsafe { client.as_ref() }, out.is_null()) else {
+            return dbtoken_status::InvalidArgument;
+        };
+        let s = client.inner.stats();
+        // SAFETY: `out` is non-NULL and writable by contract.
+        unsafe {
+            *out = dbtoken_stats {
+                refreshes: s.refreshes,
+                failures: s.failures,
+            }
+        };
+        dbtoken_status::Ok
+    })
+}
+
+/// The status of an error; `DBTOKEN_STATUS_INVALID_ARGUMENT` for NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn dbtoken_error_status(e: *const dbtoken_error) -> dbtoken_status {
+    // SAFETY: a non-NULL `e` comes from this library and is not yet freed.
+    unsafe { e.as_ref() }.map_or(dbtoken_status::InvalidArgument, |e| e.status)
+}
+
+/// The message of an error (what went wrong and how to fix it; never a token), or NULL for a
+/// NULL error. Valid until `dbtoken_error_free`.
+#[unsafe(no_mangle)]
+pub extern "C" fn dbtoken_error_message(e: *const dbtoken_error) -> *const c_char {
+    // SAFETY: as above.
+    unsafe { e.as_ref() }.map_or(ptr::null(), |e| e.message.as_ptr())
+}
+
+/// The server's OAuth `error` code (e.g. "invalid_request"), or NULL when the server did not
+/// send one. Valid until `dbtoken_error_free`.
+#[unsafe(no_mangle)]
+pub extern "C" fn dbtoken_error_server_error(e: *const dbtoken_error) -> *const c_char {
+    // SAFETY: as above.
+    unsafe { e.as_ref() }
+        .and_then(|e| e.server_error.as_ref())
+        .map_or(ptr::null(), |s| s.as_ptr())
+}
+
+/// The server's `error_description`, or NULL. Valid until `dbtoken_error_free`.
+#[unsafe(no_mangle)]
+pub extern "C" fn dbtoken_error_server_description(e: *const dbtoken_error) -> *const c_char {
+    // SAFETY: as above.
+    unsafe { e.as_ref() }
+        .and_then(|e| e.server_description.as_ref())
+        .map_or(ptr::null(), |s| s.as_ptr())
+}
+
+/// The HTTP status the server answered with, or 0 when the failure was not an HTTP answer.
+#[unsafe(no_mangle)]
+pub extern "C" fn dbtoken_error_http_status(e: *const dbtoken_error) -> u16 {
+    // SAFETY: as above.
+    unsafe { e.as_ref() }.map_or(0, |e| e.http_status)
+}
+
+/// Free an error object. NULL is a no-op.
+#[unsafe(no_mangle)]
+pub extern "C" fn dbtoken_error_free(e: *mut dbtoken_error) {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        if !e.is_null() {
+            // SAFETY: `e` came from this library and is freed once.
+            drop(unsafe { Box::from_raw(e) });
+        }
+    }));
+}

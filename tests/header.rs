@@ -1,0 +1,36 @@
+//! The committed `include/dbtoken.h` must be exactly what cbindgen generates from the source.
+//! `DBTOKEN_UPDATE_HEADER=1 cargo test --test header` (scripts/update-header.sh) rewrites it.
+
+const GENERATED: &str = include_str!(concat!(env!("OUT_DIR"), "/dbtoken.h"));
+const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/include/dbtoken.h");
+
+#[test]
+fn committed_header_matches_generated() {
+    if std::env::var_os("DBTOKEN_UPDATE_HEADER").is_some() {
+        std::fs::write(COMMITTED, GENERATED).unwrap();
+    }
+    let committed = std::fs::read_to_string(COMMITTED).unwrap_or_default();
+    assert!(
+        committed == GENERATED,
+        "include/dbtoken.h differs from the header cbindgen generates from src/ffi/; \
+         run scripts/update-header.sh and commit the result"
+    );
+}
+
+#[test]
+fn header_declares_every_export() {
+    let src = include_str!("../src/ffi/mod.rs");
+    let exports: Vec<&str> = src
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("pub extern \"C\" fn "))
+        .map(|l| l.split('(').next().unwrap())
+        .collect();
+    assert!(exports.len() >= 15, "{exports:?}");
+    for name in exports {
+        assert!(name.starts_with("dbtoken_"), "{name}");
+        assert!(
+            GENERATED.contains(&format!("{name}(")),
+            "{name} missing from the header"
+        );
+    }
+}

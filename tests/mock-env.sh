@@ -1,0 +1,37 @@
+# Sourced by tests/all.sh, tests/bindings.sh and bench scripts: start the dbtoken-mock binary
+# and export the environment a pod would have, pointed at it.
+#   start_mock WORKDIR     (mock binary: $DBTOKEN_MOCK_BIN, default target/release/dbtoken-mock)
+# Exports DATABRICKS_HOST, SSL_CERT_FILE, DATABRICKS_OIDC_TOKEN_FILEPATH, HOME (empty dir),
+# DBTOKEN_MOCK_URL, DBTOKEN_MOCK_CA, DBTOKEN_MOCK_JWT, DBTOKEN_MOCK_M2M_CLIENT_ID,
+# DBTOKEN_MOCK_SP_CLIENT_ID. stop_mock ends it (also on EXIT).
+start_mock() {
+    local work=$1 bin=${DBTOKEN_MOCK_BIN:-target/release/dbtoken-mock}
+    [ -x "$bin" ] || { echo "start_mock: $bin is not built" >&2; return 1; }
+    mkdir -p "$work/home"
+    rm -f "$work/mock.in"
+    mkfifo "$work/mock.in"
+    "$bin" --ca-out "$work/ca.pem" --jwt-out "$work/jwt" --exit-on-stdin-eof \
+        <"$work/mock.in" >"$work/mock.json" 2>"$work/mock.err" &
+    DBTOKEN_MOCK_PID=$!
+    exec 7>"$work/mock.in" # the mock lives while this descriptor is open
+    trap stop_mock EXIT
+    local _
+    for _ in $(seq 200); do [ -s "$work/mock.json" ] && break; sleep 0.05; done
+    field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" "$work/mock.json"; }
+    DBTOKEN_MOCK_URL=$(field url)
+    [ -n "$DBTOKEN_MOCK_URL" ] || { echo "start_mock: mock did not start: $(cat "$work/mock.err")" >&2; return 1; }
+    export DBTOKEN_MOCK_URL DBTOKEN_MOCK_CA="$work/ca.pem" DBTOKEN_MOCK_JWT="$work/jwt"
+    export DBTOKEN_MOCK_M2M_CLIENT_ID=$(field m2m_client_id) DBTOKEN_MOCK_SP_CLIENT_ID=$(field sp_client_id)
+    export DATABRICKS_HOST=$DBTOKEN_MOCK_URL SSL_CERT_FILE=$work/ca.pem
+    export DATABRICKS_OIDC_TOKEN_FILEPATH=$work/jwt HOME=$work/home
+    unset DATABRICKS_TOKEN DATABRICKS_CLIENT_SECRET DATABRICKS_AUTH_TYPE DATABRICKS_CONFIG_FILE \
+        DATABRICKS_CONFIG_PROFILE AZURE_FEDERATED_TOKEN_FILE AZURE_CLIENT_ID AZURE_TENANT_ID
+}
+
+stop_mock() {
+    if [ -n "${DBTOKEN_MOCK_PID:-}" ]; then
+        exec 7>&- 2>/dev/null || true
+        wait "$DBTOKEN_MOCK_PID" 2>/dev/null || true
+        DBTOKEN_MOCK_PID=
+    fi
+}
