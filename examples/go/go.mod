@@ -1,0 +1,3 @@
+module github.com/dbtoken/dbtoken/examples/go
+
+go 1.21
