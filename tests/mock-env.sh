@@ -1,13 +1,14 @@
 # Sourced by tests/all.sh, tests/bindings.sh and bench scripts: start the dbtoken-mock binary
 # and export the environment a pod would have, pointed at it.
 #   start_mock WORKDIR     (mock binary: $DBTOKEN_MOCK_BIN, default target/release/dbtoken-mock)
-# Exports DATABRICKS_HOST, SSL_CERT_FILE, DATABRICKS_OIDC_TOKEN_FILEPATH, HOME (empty dir),
+# Exports DATABRICKS_HOST, SSL_CERT_FILE, DATABRICKS_OIDC_TOKEN_FILEPATH, DATABRICKS_CONFIG_FILE
+# (an empty file, so no ~/.databrickscfg is read; HOME is left alone for cargo, go and mvn),
 # DBTOKEN_MOCK_URL, DBTOKEN_MOCK_CA, DBTOKEN_MOCK_JWT, DBTOKEN_MOCK_M2M_CLIENT_ID,
 # DBTOKEN_MOCK_SP_CLIENT_ID. stop_mock ends it (also on EXIT).
 start_mock() {
     local work=$1 bin=${DBTOKEN_MOCK_BIN:-target/release/dbtoken-mock}
     [ -x "$bin" ] || { echo "start_mock: $bin is not built" >&2; return 1; }
-    mkdir -p "$work/home"
+    : >"$work/databrickscfg"
     rm -f "$work/mock.in"
     mkfifo "$work/mock.in"
     "$bin" --ca-out "$work/ca.pem" --jwt-out "$work/jwt" --exit-on-stdin-eof \
@@ -23,8 +24,8 @@ start_mock() {
     export DBTOKEN_MOCK_URL DBTOKEN_MOCK_CA="$work/ca.pem" DBTOKEN_MOCK_JWT="$work/jwt"
     export DBTOKEN_MOCK_M2M_CLIENT_ID=$(field m2m_client_id) DBTOKEN_MOCK_SP_CLIENT_ID=$(field sp_client_id)
     export DATABRICKS_HOST=$DBTOKEN_MOCK_URL SSL_CERT_FILE=$work/ca.pem
-    export DATABRICKS_OIDC_TOKEN_FILEPATH=$work/jwt HOME=$work/home
-    unset DATABRICKS_TOKEN DATABRICKS_CLIENT_SECRET DATABRICKS_AUTH_TYPE DATABRICKS_CONFIG_FILE \
+    export DATABRICKS_OIDC_TOKEN_FILEPATH=$work/jwt DATABRICKS_CONFIG_FILE=$work/databrickscfg
+    unset DATABRICKS_TOKEN DATABRICKS_CLIENT_SECRET DATABRICKS_AUTH_TYPE DATABRICKS_CLIENT_ID \
         DATABRICKS_CONFIG_PROFILE AZURE_FEDERATED_TOKEN_FILE AZURE_CLIENT_ID AZURE_TENANT_ID
 }
 

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The C, Go and Java suites against one dbtoken-mock process (the same mock as the Rust tests).
+#   bash tests/bindings.sh            all of them
+#   bash tests/bindings.sh c go       some
+# A missing toolchain is a failure, never a skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+suites=("$@")
+[ ${#suites[@]} -gt 0 ] || suites=(c go java)
+
+need() { command -v "$1" >/dev/null || { echo "bindings: '$1' is required (install it; .ci/run does)" >&2; exit 1; }; }
+need cc
+cargo build --release --quiet --lib -p dbtoken
+cargo build --release --quiet -p dbtoken-mock
+
+work=$(mktemp -d)
+# shellcheck source=tests/mock-env.sh
+source tests/mock-env.sh
+start_mock "$work"
+trap 'stop_mock; rm -rf "$work"' EXIT
+passed=0
+
+run_c() {
+    need valgrind
+    need pkg-config
+    echo "== C: build with -std=c11 -Wall -Wextra -Werror -pedantic"
+    make -C examples/c -B --quiet all
+    echo "== C: ASan + UBSan"
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 examples/c/test_dbtoken_asan
+    echo "== C: valgrind --leak-check=full"
+    valgrind -q --leak-check=full --error-exitcode=1 --suppressions=examples/c/valgrind.supp \
+        examples/c/test_dbtoken
+    echo "== C: example program"
+    examples/c/token_info
+    echo "== C: pkg-config, shared library from an installed prefix"
+    bash scripts/install.sh "$work/prefix" >/dev/null
+    export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig"
+    # shellcheck disable=SC2046
+    cc -std=c11 -Wall -Wextra -Werror -pedantic -o "$work/token_info_shared" examples/c/token_info.c \
+        $(pkg-config --cflags --libs dbtoken) -Wl,-rpath,"$work/prefix/lib"
+    "$work/token_info_shared"
+    passed=$((passed + 1))
+}
+
+run_go() {
+    need go
+    echo "== Go: vet, test -race"
+    (cd examples/go && test -z "$(gofmt -l .)" && go vet ./... && go test -race -count=1 -v ./... 2>&1 | grep -E '^(--- |ok|FAIL|PASS)')
+    passed=$((passed + 1))
+}
+
+run_java() {
+    need javac
+    need mvn
+    echo "== Java: JNI shim"
+    examples/jni/build-native.sh
+    echo "== Java: mvn test (java.library.path)"
+    (cd examples/jni && mvn -B -ntp -Dstyle.color=never test | grep -E 'Tests run|BUILD|ERROR')
+    echo "== Java: mvn test (explicit library path)"
+    (cd examples/jni && mvn -B -ntp -Dstyle.color=never test \
+        -Djni.argLine="-Ddbtoken.library.path=$PWD/target/native/libdbtoken_jni.so" | grep -E 'Tests run|BUILD|ERROR')
+    passed=$((passed + 1))
+}
+
+for s in "${suites[@]}"; do
+    case "$s" in
+        c) run_c ;;
+        go) run_go ;;
+        java) run_java ;;
+        *) echo "unknown suite '$s' (c, go, java)" >&2; exit 2 ;;
+    esac
+done
+echo "bindings: $passed passed, 0 failed"
