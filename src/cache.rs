@@ -6,7 +6,7 @@
 //! Timeline of a token with lifetime `ttl` obtained at `t0` (the SDKs' rules):
 //! `t0 .. expiry - min(ttl/2, 20 min)` fresh; then stale until `expiry - 40 s`; then expired.
 
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -47,7 +47,15 @@ pub struct CacheStats {
     pub failures: u64,
 }
 
+/// The fresh token, readable without touching the refresh state: cache hits take only a
+/// shared read lock and do not clone (no allocation, no reference count traffic).
+struct Fresh {
+    token: Token,
+    until: Option<Instant>,
+}
+
 pub(crate) struct Cache {
+    fresh: RwLock<Option<Fresh>>,
     state: Mutex<State>,
     done: Condvar,
     stats: Mutex<CacheStats>,
@@ -63,6 +71,7 @@ enum Look {
 impl Cache {
     pub fn new() -> Cache {
         Cache {
+            fresh: RwLock::new(None),
             state: Mutex::new(State::default()),
             done: Condvar::new(),
             stats: Mutex::new(CacheStats::default()),
@@ -75,6 +84,28 @@ impl Cache {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Run `use_token` on the cached token, or on one obtained with `fetch` (which returns the
+    /// token and its lifetime). A fresh token is lent under a read lock, never cloned.
+    pub fn get_with<F, R>(
+        &self,
+        now: &dyn Fn() -> Instant,
+        fetch: F,
+        use_token: impl FnOnce(&Token) -> R,
+    ) -> Result<R>
+    where
+        F: FnOnce() -> Result<(Token, Option<Duration>)>,
+    {
+        {
+            let fresh = self.fresh.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(f) = &*fresh {
+                if f.until.is_none_or(|u| now() < u) {
+                    return Ok(use_token(&f.token));
+                }
+            }
+        }
+        self.get(now, fetch).map(|t| use_token(&t))
     }
 
     /// The cached token, or one obtained with `fetch`, which returns the token and its lifetime.
@@ -153,7 +184,12 @@ impl Cache {
         st.generation += 1;
         let out = match result {
             Ok((token, ttl)) => {
-                st.entry = Some(entry(token.clone(), started, ttl));
+                let e = entry(token.clone(), started, ttl);
+                *self.fresh.write().unwrap_or_else(|p| p.into_inner()) = Some(Fresh {
+                    token: token.clone(),
+                    until: e.stale_at,
+                });
+                st.entry = Some(e);
                 st.last_error = None;
                 st.failures = 0;
                 st.retry_at = None;

@@ -137,7 +137,14 @@ impl Client {
     /// A valid token: from the cache while fresh, otherwise obtained now (see the crate docs
     /// for the refresh rules).
     pub fn token(&self) -> Result<Token> {
-        self.inner.cache.get(&Instant::now, || self.fetch())
+        self.with_token(Token::clone)
+    }
+
+    /// Like [`Client::token`], but lends the token to `f` instead of cloning it: a cache hit
+    /// then costs a shared read lock and a clock read, with no allocation and no atomic
+    /// reference counting (this is what the C ABI uses to copy the token out).
+    pub fn with_token<R>(&self, f: impl FnOnce(&Token) -> R) -> Result<R> {
+        self.inner.cache.get_with(&Instant::now, || self.fetch(), f)
     }
 
     fn fetch(&self) -> Result<(Token, Option<std::time::Duration>)> {

@@ -53,6 +53,13 @@ pub struct dbtoken_client {
     inner: Client,
 }
 
+impl dbtoken_client {
+    /// Wrap a Rust client as a C handle (for Rust code that hands clients to C, and benches).
+    pub fn from_client(inner: Client) -> dbtoken_client {
+        dbtoken_client { inner }
+    }
+}
+
 /// Details of a failure. Immutable; may be read from any thread; free with `dbtoken_error_free`.
 pub struct dbtoken_error {
     status: dbtoken_status,
@@ -336,38 +343,49 @@ pub extern "C" fn dbtoken_client_token(
         if buf.is_null() && len > 0 {
             return null_arg(err, "buf");
         }
-        let token = match client.inner.token() {
-            Ok(t) => t,
-            Err(e) => return fail_with(err, &e),
-        };
-        let bytes = token.access_token().as_bytes();
-        if len <= bytes.len() {
-            // SAFETY: `token_len` is non-NULL and writable by contract.
-            unsafe { *token_len = bytes.len() };
-            return dbtoken_status::BufferTooSmall;
-        }
-        // SAFETY: `buf` holds `len > bytes.len()` writable bytes by contract.
-        unsafe {
-            ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), bytes.len());
-            *buf.add(bytes.len()) = 0;
-            *token_len = bytes.len();
-        }
-        if !info.is_null() {
-            let mut out = dbtoken_token_info {
-                expires_on: token.expires_on_unix().map_or(0, |t| t as i64),
-                token_type: [0; 32],
-            };
-            for (dst, src) in out
-                .token_type
-                .iter_mut()
-                .zip(token.token_type().bytes().take(31))
-            {
-                *dst = src as c_char;
+        // The token is copied out while lent by the cache: no clone, no allocation on a hit.
+        let copied = client.inner.with_token(|token| {
+            let bytes = token.access_token().as_bytes();
+            if len <= bytes.len() {
+                return Err(bytes.len());
             }
-            // SAFETY: `info` is non-NULL and writable by contract.
-            unsafe { *info = out };
+            // SAFETY: `buf` holds `len > bytes.len()` writable bytes by contract.
+            unsafe {
+                ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), bytes.len());
+                *buf.add(bytes.len()) = 0;
+            }
+            if !info.is_null() {
+                let kind = token.token_type().as_bytes();
+                let n = kind.len().min(31);
+                let mut out = dbtoken_token_info {
+                    expires_on: token.expires_on_unix().map_or(0, |t| t as i64),
+                    token_type: [0; 32],
+                };
+                // SAFETY: `n` < 32 bytes into a 32-byte array; distinct memory.
+                unsafe {
+                    ptr::copy_nonoverlapping(
+                        kind.as_ptr(),
+                        out.token_type.as_mut_ptr().cast::<u8>(),
+                        n,
+                    )
+                };
+                // SAFETY: `info` is non-NULL and writable by contract.
+                unsafe { *info = out };
+            }
+            Ok(bytes.len())
+        });
+        // SAFETY (all writes below): `token_len` is non-NULL and writable by contract.
+        match copied {
+            Ok(Ok(n)) => {
+                unsafe { *token_len = n };
+                dbtoken_status::Ok
+            }
+            Ok(Err(needed)) => {
+                unsafe { *token_len = needed };
+                dbtoken_status::BufferTooSmall
+            }
+            Err(e) => fail_with(err, &e),
         }
-        dbtoken_status::Ok
     })
 }
 
