@@ -8,6 +8,7 @@
 
 static jclass token_class, exception_class, stats_class;
 static jmethodID token_ctor, exception_ctor, stats_ctor;
+static jstring bearer; /* the usual token type, made once */
 
 JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved) {
     (void)reserved;
@@ -28,7 +29,9 @@ JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved) {
     exception_ctor = (*env)->GetMethodID(env, e, "<init>",
                                          "(ILjava/lang/String;ILjava/lang/String;Ljava/lang/String;)V");
     stats_ctor = (*env)->GetMethodID(env, s, "<init>", "(JJ)V");
-    if (token_ctor == NULL || exception_ctor == NULL || stats_ctor == NULL) {
+    jstring b = (*env)->NewStringUTF(env, "Bearer");
+    bearer = b != NULL ? (*env)->NewGlobalRef(env, b) : NULL;
+    if (token_ctor == NULL || exception_ctor == NULL || stats_ctor == NULL || bearer == NULL) {
         return JNI_ERR;
     }
     return JNI_VERSION_1_8;
@@ -115,8 +118,8 @@ JNIEXPORT jobject JNICALL Java_dev_dbtoken_DbToken_nativeToken(JNIEnv *env, jcla
     jobject token = NULL;
     if (st == DBTOKEN_STATUS_OK) {
         /* Access tokens are ASCII, so modified UTF-8 is the same bytes. */
-        token = (*env)->NewObject(env, token_class, token_ctor, utf(env, buf), utf(env, info.token_type),
-                                  (jlong)info.expires_on);
+        jstring type = strcmp(info.token_type, "Bearer") == 0 ? bearer : utf(env, info.token_type);
+        token = (*env)->NewObject(env, token_class, token_ctor, utf(env, buf), type, (jlong)info.expires_on);
         memset(buf, 0, len);
     } else {
         throw_error(env, st, err);

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Cached-token cost through the C ABI, Rust, Go and Java, each against a peer in the same run.
+# Usage: bench/bindings.sh   (writes bench/results/bindings.txt)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p bench/results
+out=bench/results/bindings.txt
+cargo build --release --quiet --lib -p dbtoken
+cargo build --release --quiet -p dbtoken-mock
+work=$(mktemp -d)
+# shellcheck source=tests/mock-env.sh
+source tests/mock-env.sh
+start_mock "$work"
+trap 'stop_mock; rm -rf "$work"' EXIT
+{
+    echo "dbtoken cached-token benchmark $(date -u +%FT%TZ), $(nproc) cores"
+    echo "--- Rust (cargo bench --bench cached): C ABI and Rust API, allocations counted"
+    cargo bench --quiet --bench cached 2>/dev/null
+    echo "--- C (bench/ffi_bench.c, -O2, static libdbtoken.a)"
+    cc -std=c11 -O2 -pthread -Iinclude -o "$work/ffi_bench" bench/ffi_bench.c target/release/libdbtoken.a \
+        -lpthread -ldl -lm -lrt -lutil -lgcc_s -lc
+    "$work/ffi_bench"
+    echo "--- Go (go test -bench, -benchmem)"
+    (cd examples/go && go test -run '^$' -bench . -benchmem -benchtime 2000000x | grep -E '^Benchmark')
+    echo "--- Java (JNI, TokenBench)"
+    examples/jni/build-native.sh >/dev/null
+    (cd examples/jni && mvn -q -B -ntp test-compile >/dev/null &&
+        java -Djava.library.path=target/native -cp target/classes:target/test-classes dev.dbtoken.TokenBench)
+} | tee "$out"
