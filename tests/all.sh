@@ -11,7 +11,8 @@ cargo test --workspace --all-targets
 cargo test --workspace --doc
 
 echo "== CLI against the mock as a separate process"
-cargo build --quiet --release --bin dbtoken -p dbtoken -p dbtoken-mock
+cargo build --quiet --release --bin dbtoken
+cargo build --quiet --release -p dbtoken-mock
 (
     work=$(mktemp -d)
     # shellcheck source=tests/mock-env.sh
