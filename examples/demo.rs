@@ -258,7 +258,7 @@ fn real_workspace() -> dbtoken::Result<()> {
     println!("host       {}", client.host());
     println!("auth type  {}", client.auth_type());
     if let Some(src) = client.federated_token_source() {
-        println!("JWT from   {src}");
+        println!("JWT from   {}", src.describe());
     }
     let token = client.token()?;
     if let Some(ep) = client.token_endpoint() {

@@ -12,6 +12,7 @@ use crate::exchange::discovery::{Discovery, Endpoint};
 use crate::exchange::entra::Entra;
 use crate::exchange::{Issued, scope_param};
 use crate::http::Http;
+use crate::source::TokenSource;
 use crate::token::{Secret, Token};
 
 enum Flow {
@@ -158,8 +159,14 @@ impl Client {
         }
         .map_err(|e| e.context(inner.auth_type.name()))?;
         let expires_at = issued.ttl.map(|ttl| started + ttl);
+        let refresh_at = issued.ttl.map(|ttl| {
+            let ahead = (ttl / 2).min(crate::cache::MAX_REFRESH_AHEAD);
+            let stale = started + (ttl - ahead);
+            stale.min(started + ttl.saturating_sub(crate::cache::EXPIRY_MARGIN))
+        });
         Ok((
-            Token::new(issued.access_token, issued.token_type, expires_at),
+            Token::new(issued.access_token, issued.token_type, expires_at)
+                .with_refresh_at(refresh_at),
             issued.ttl,
         ))
     }
@@ -194,11 +201,33 @@ impl Client {
     }
 
     /// Where the federated JWT is read from, for flows that use one.
-    pub fn federated_token_source(&self) -> Option<String> {
+    pub fn federated_token_source(&self) -> Option<&TokenSource> {
         match &self.inner.flow {
-            Flow::Federation(f) => Some(f.source.describe()),
-            Flow::Entra(f) => Some(f.source.describe()),
+            Flow::Federation(f) => Some(&f.source),
+            Flow::Entra(f) => Some(&f.source),
             _ => None,
+        }
+    }
+
+    /// The service principal application id sent as `client_id` in token federation
+    /// (`None`: an account-wide policy), or the Entra application id.
+    pub fn federation_client_id(&self) -> Option<&str> {
+        match &self.inner.flow {
+            Flow::Federation(f) => f.client_id.as_deref(),
+            Flow::Entra(f) => Some(&f.client_id),
+            _ => None,
+        }
+    }
+
+    /// Find the token endpoint now (Databricks flows run discovery, best effort, and cache
+    /// it), without exchanging anything. `None` for PAT.
+    pub fn discover(&self) -> Result<Option<Endpoint>> {
+        let http = &self.inner.http;
+        match &self.inner.flow {
+            Flow::Pat(_) => Ok(None),
+            Flow::M2m(f) => f.discovery.token_endpoint(http).map(Some),
+            Flow::Federation(f) => f.discovery.token_endpoint(http).map(Some),
+            Flow::Entra(_) => Ok(self.token_endpoint()),
         }
     }
 

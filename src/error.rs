@@ -68,7 +68,8 @@ impl Error {
         }
     }
 
-    pub(crate) fn config(message: impl Into<String>) -> Error {
+    /// A configuration error (for front ends such as the CLI).
+    pub fn config(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::Config, message)
     }
 

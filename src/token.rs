@@ -40,6 +40,7 @@ pub struct Token {
     access_token: Secret,
     token_type: Arc<str>,
     expires_at: Option<SystemTime>,
+    refresh_at: Option<SystemTime>,
 }
 
 impl Token {
@@ -52,7 +53,19 @@ impl Token {
             access_token,
             token_type,
             expires_at,
+            refresh_at: expires_at,
         }
+    }
+
+    pub(crate) fn with_refresh_at(mut self, at: Option<SystemTime>) -> Token {
+        self.refresh_at = at;
+        self
+    }
+
+    /// When the client will refresh this token ahead of expiry (the cache's "stale" time):
+    /// ask again at or after this moment to get a new one. `None` for a personal access token.
+    pub fn refresh_at(&self) -> Option<SystemTime> {
+        self.refresh_at
     }
 
     /// The access token. Never log it.

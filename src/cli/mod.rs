@@ -1,0 +1,397 @@
+//! The `dbtoken` command line: argument parsing (lexopt), dispatch and exit codes. Each
+//! subcommand is an edge over the library; configuration is resolved exactly as the library
+//! and `dbtoken token` do.
+//!
+//! Exit codes: 0 ok, 2 usage, 3 configuration, 4 federated token, 5 rejected by the server,
+//! 6 network/transient or I/O; `exec` passes the command's own status through.
+
+pub mod log;
+
+mod doctor;
+mod exec;
+mod serve;
+mod signals;
+mod write;
+
+use std::ffi::OsString;
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use miniserde::json::{Number, Object, Value};
+
+const EXIT_USAGE: u8 = 2;
+
+const USAGE: &str = "\
+dbtoken — exchange a federated identity token for a Databricks OAuth token
+
+USAGE:
+    dbtoken <COMMAND> [OPTIONS]
+
+COMMANDS:
+    token     Print a token on stdout
+    write     Write the token to a file, atomically (init container; --watch: sidecar)
+    serve     Serve tokens to Databricks SDKs over their metadata-service protocol
+    exec      Run a command with DATABRICKS_HOST and DATABRICKS_TOKEN set
+    doctor    Explain the configuration, the federated token, the exchange and the policy
+
+Run 'dbtoken <COMMAND> --help' for its options and an example.
+
+Configuration comes from DATABRICKS_* and AZURE_* variables and ~/.databrickscfg, as the
+Databricks SDKs read it. DBTOKEN_LOG=error|warn|info|debug sets stderr logging (never a token).
+
+EXIT CODES:
+    0 ok, 2 usage, 3 configuration, 4 federated token, 5 rejected by the server,
+    6 network, transient or I/O failure; exec exits with the command's status
+";
+
+const TOKEN_HELP: &str = "\
+dbtoken token [--json] [--profile NAME]
+
+Print a Databricks access token and a newline on stdout.
+    --json           {\"access_token\",\"token_type\",\"expires_on\",\"expires_in\"}
+    --profile NAME   Profile of the config file (default DATABRICKS_CONFIG_PROFILE or DEFAULT)
+
+Example, in a pod with a projected service-account token:
+    DATABRICKS_HOST=https://adb-1234567890123456.7.azuredatabricks.net \\
+    DATABRICKS_OIDC_TOKEN_FILEPATH=/var/run/secrets/databricks/token \\
+    DATABRICKS_CLIENT_ID=<service principal application id> \\
+    dbtoken token
+";
+
+const WRITE_HELP: &str = "\
+dbtoken write --out PATH [--format raw|json] [--mode 0600] [--watch] [--profile NAME]
+
+Write the token to PATH atomically (temporary file in the same directory, fsync, rename), so
+a reader never sees a partial file. Without --watch, exit 0 after the first write (an init
+container). With --watch, stay up as a sidecar: rewrite ahead of expiry, keep the last good
+file and back off when the exchange fails, exit 0 on SIGTERM or SIGINT.
+    --out PATH       The file to write (required)
+    --format FORMAT  raw: the token and a newline (default); json: the metadata-service shape
+                     {\"access_token\",\"token_type\",\"expires_on\"}
+    --mode MODE      Octal file mode (default 0600)
+    --watch          Keep the file fresh until terminated
+
+Example, an init container sharing an emptyDir with the app:
+    dbtoken write --out /var/run/databricks/token
+";
+
+const SERVE_HELP: &str = "\
+dbtoken serve [--listen 127.0.0.1:8321] [--path /token] [--workers 4] [--allow-non-loopback]
+
+Serve tokens over the Databricks SDKs' metadata-service protocol. Point unmodified SDKs, the
+Databricks CLI or Terraform at it with
+    DATABRICKS_AUTH_TYPE=metadata-service
+    DATABRICKS_HOST=<the same host>
+    DATABRICKS_METADATA_SERVICE_URL=http://127.0.0.1:8321/token
+(printed on stdout at start). Requests need X-Databricks-Metadata-Version: 1 and an
+X-Databricks-Host equal to the served host. Exits 0 on SIGTERM or SIGINT.
+    --listen ADDR          Address to bind (default 127.0.0.1:8321; loopback only unless
+                           --allow-non-loopback)
+    --path PATH            URL path of the token (default /token)
+    --workers N            Connections served at once (default 4)
+
+Example, a sidecar next to a Python app in the same pod:
+    dbtoken serve --listen 127.0.0.1:8321
+";
+
+const EXEC_HELP: &str = "\
+dbtoken exec [--profile NAME] [--] COMMAND [ARGS...]
+
+Get a token, then run COMMAND in place of dbtoken with DATABRICKS_HOST, DATABRICKS_TOKEN and
+DATABRICKS_AUTH_TYPE=pat set, and the federation variables (DATABRICKS_CLIENT_ID,
+DATABRICKS_OIDC_TOKEN_FILEPATH, AZURE_FEDERATED_TOKEN_FILE, ...) removed so an SDK in it sees
+one auth method. COMMAND's exit status and signals pass through. The token is not refreshed:
+for jobs shorter than its lifetime. Exit 127 if COMMAND is not found, 126 if it cannot run.
+
+Example:
+    dbtoken exec -- databricks clusters list
+";
+
+const DOCTOR_HELP: &str = "\
+dbtoken doctor [--json] [--policy FILE] [--profile NAME]
+
+Explain what dbtoken sees and why auth works or not: every configuration value and its source;
+the auth type chosen and why the others were skipped; the federated token's file, symlink, age
+and decoded claims (iss, sub, aud, exp); the token endpoint and how it was found; the exchange
+result and a concrete fix; and the federation policy that accepts this token, as JSON for
+'databricks account service-principal-federation-policy create' and as Terraform. Never prints
+the token or the JWT. Exits with the exchange's exit code.
+    --json           Machine-readable report
+    --policy FILE    A federation policy (JSON) to check against the token: predicts an
+                     issuer, audience or subject mismatch
+
+Example:
+    dbtoken doctor --policy policy.json
+";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Raw,
+    Json,
+}
+
+enum Command {
+    Help(&'static str),
+    Version,
+    Token {
+        json: bool,
+        profile: Option<String>,
+    },
+    Write(write::Args),
+    Serve(serve::Args),
+    Exec {
+        profile: Option<String>,
+        cmd: Vec<OsString>,
+    },
+    Doctor(doctor::Args),
+}
+
+fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
+    use lexopt::prelude::*;
+    let mut p = lexopt::Parser::from_args(args);
+    let string =
+        |v: OsString, what: &str| v.into_string().map_err(|_| format!("{what} is not UTF-8"));
+    let sub = match p.next().map_err(|e| e.to_string())? {
+        None => return Err("missing command".into()),
+        Some(Short('h') | Long("help")) => return Ok(Command::Help(USAGE)),
+        Some(Short('V') | Long("version")) => return Ok(Command::Version),
+        Some(Value(v)) => string(v, "command")?,
+        Some(other) => return Err(other.unexpected().to_string()),
+    };
+    let mut profile = None;
+    match sub.as_str() {
+        "token" => {
+            let mut json = false;
+            while let Some(arg) = p.next().map_err(|e| e.to_string())? {
+                match arg {
+                    Long("json") => json = true,
+                    Long("profile") => {
+                        profile = Some(string(p.value().map_err(|e| e.to_string())?, "--profile")?)
+                    }
+                    Short('h') | Long("help") => return Ok(Command::Help(TOKEN_HELP)),
+                    other => return Err(other.unexpected().to_string()),
+                }
+            }
+            Ok(Command::Token { json, profile })
+        }
+        "write" => {
+            let (mut out, mut format, mut mode, mut watch) = (None, Format::Raw, 0o600, false);
+            while let Some(arg) = p.next().map_err(|e| e.to_string())? {
+                match arg {
+                    Long("out") => {
+                        out = Some(std::path::PathBuf::from(
+                            p.value().map_err(|e| e.to_string())?,
+                        ))
+                    }
+                    Long("format") => {
+                        format = match string(p.value().map_err(|e| e.to_string())?, "--format")?
+                            .as_str()
+                        {
+                            "raw" => Format::Raw,
+                            "json" => Format::Json,
+                            f => return Err(format!("--format must be raw or json, not '{f}'")),
+                        }
+                    }
+                    Long("mode") => {
+                        let m = string(p.value().map_err(|e| e.to_string())?, "--mode")?;
+                        mode = u32::from_str_radix(&m, 8)
+                            .ok()
+                            .filter(|m| *m <= 0o777)
+                            .ok_or_else(|| {
+                                format!("--mode must be an octal file mode such as 0600, not '{m}'")
+                            })?;
+                    }
+                    Long("watch") => watch = true,
+                    Long("profile") => {
+                        profile = Some(string(p.value().map_err(|e| e.to_string())?, "--profile")?)
+                    }
+                    Short('h') | Long("help") => return Ok(Command::Help(WRITE_HELP)),
+                    other => return Err(other.unexpected().to_string()),
+                }
+            }
+            let out = out.ok_or("write needs --out PATH")?;
+            Ok(Command::Write(write::Args {
+                out,
+                format,
+                mode,
+                watch,
+                profile,
+            }))
+        }
+        "serve" => {
+            let mut a = serve::Args {
+                listen: ([127, 0, 0, 1], 8321).into(),
+                path: "/token".into(),
+                allow_remote: false,
+                workers: 4,
+                profile: None,
+            };
+            while let Some(arg) = p.next().map_err(|e| e.to_string())? {
+                match arg {
+                    Long("listen") => {
+                        let v = string(p.value().map_err(|e| e.to_string())?, "--listen")?;
+                        a.listen = v.parse().map_err(|_| {
+                            format!(
+                                "--listen must be ADDRESS:PORT such as 127.0.0.1:8321, not '{v}'"
+                            )
+                        })?;
+                    }
+                    Long("path") => {
+                        a.path = string(p.value().map_err(|e| e.to_string())?, "--path")?
+                    }
+                    Long("workers") => {
+                        let v = string(p.value().map_err(|e| e.to_string())?, "--workers")?;
+                        a.workers = v
+                            .parse()
+                            .ok()
+                            .filter(|n| (1..=256).contains(n))
+                            .ok_or_else(|| format!("--workers must be 1 to 256, not '{v}'"))?;
+                    }
+                    Long("allow-non-loopback") => a.allow_remote = true,
+                    Long("profile") => {
+                        a.profile =
+                            Some(string(p.value().map_err(|e| e.to_string())?, "--profile")?)
+                    }
+                    Short('h') | Long("help") => return Ok(Command::Help(SERVE_HELP)),
+                    other => return Err(other.unexpected().to_string()),
+                }
+            }
+            Ok(Command::Serve(a))
+        }
+        "exec" => {
+            let mut cmd = Vec::new();
+            while let Some(arg) = p.next().map_err(|e| e.to_string())? {
+                match arg {
+                    Long("profile") if cmd.is_empty() => {
+                        profile = Some(string(p.value().map_err(|e| e.to_string())?, "--profile")?)
+                    }
+                    Short('h') | Long("help") if cmd.is_empty() => {
+                        return Ok(Command::Help(EXEC_HELP));
+                    }
+                    Value(v) => {
+                        cmd.push(v);
+                        cmd.extend(p.raw_args().map_err(|e| e.to_string())?);
+                    }
+                    other => return Err(other.unexpected().to_string()),
+                }
+            }
+            if cmd.is_empty() {
+                return Err("exec needs a command: dbtoken exec -- COMMAND [ARGS...]".into());
+            }
+            Ok(Command::Exec { profile, cmd })
+        }
+        "doctor" => {
+            let mut a = doctor::Args {
+                json: false,
+                profile: None,
+                policy: None,
+            };
+            while let Some(arg) = p.next().map_err(|e| e.to_string())? {
+                match arg {
+                    Long("json") => a.json = true,
+                    Long("policy") => a.policy = Some(p.value().map_err(|e| e.to_string())?.into()),
+                    Long("profile") => {
+                        a.profile =
+                            Some(string(p.value().map_err(|e| e.to_string())?, "--profile")?)
+                    }
+                    Short('h') | Long("help") => return Ok(Command::Help(DOCTOR_HELP)),
+                    other => return Err(other.unexpected().to_string()),
+                }
+            }
+            Ok(Command::Doctor(a))
+        }
+        "help" => Ok(Command::Help(USAGE)),
+        other => Err(format!("unknown command '{other}'")),
+    }
+}
+
+/// A client configured like every subcommand: environment, config file, optional profile.
+pub fn client(profile: Option<&str>) -> dbtoken::Result<dbtoken::Client> {
+    let mut config = dbtoken::Config::new();
+    if let Some(p) = profile {
+        config.set("profile", p)?;
+    }
+    dbtoken::Client::new(config)
+}
+
+/// `{"access_token","token_type","expires_on"}` (+ `"expires_in"`): the metadata-service shape.
+pub fn token_json(token: &dbtoken::Token, with_expires_in: bool) -> String {
+    let mut o = Object::new();
+    o.insert(
+        "access_token".into(),
+        Value::String(token.access_token().into()),
+    );
+    o.insert(
+        "token_type".into(),
+        Value::String(token.token_type().into()),
+    );
+    let num = |n: Option<u64>| n.map_or(Value::Null, |n| Value::Number(Number::U64(n)));
+    o.insert("expires_on".into(), num(token.expires_on_unix()));
+    if with_expires_in {
+        o.insert(
+            "expires_in".into(),
+            num(token.expires_in().map(|d| d.as_secs())),
+        );
+    }
+    miniserde::json::to_string(&Value::Object(o))
+}
+
+fn fail(e: &dbtoken::Error) -> ExitCode {
+    log::log_error!("{e}");
+    ExitCode::from(e.kind().exit_code() as u8)
+}
+
+pub fn main() -> ExitCode {
+    let command = match parse(std::env::args_os().skip(1)) {
+        Ok(c) => c,
+        Err(msg) => {
+            eprintln!("dbtoken: {msg}\nRun 'dbtoken --help' for usage.");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let long_running = matches!(
+        &command,
+        Command::Serve(_) | Command::Write(write::Args { watch: true, .. })
+    );
+    log::init(if long_running {
+        log::Level::Info
+    } else {
+        log::Level::Warn
+    });
+    match command {
+        Command::Help(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Command::Version => {
+            println!("dbtoken {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::Token { json, profile } => {
+            let result = client(profile.as_deref())
+                .and_then(|c| c.token())
+                .and_then(|t| {
+                    let out = if json {
+                        token_json(&t, true)
+                    } else {
+                        t.access_token().to_string()
+                    };
+                    let mut stdout = std::io::stdout().lock();
+                    writeln!(stdout, "{out}")
+                        .and_then(|()| stdout.flush())
+                        .map_err(|e| dbtoken::Error::io(format!("cannot write to stdout: {e}")))
+                });
+            result.map_or_else(|e| fail(&e), |()| ExitCode::SUCCESS)
+        }
+        Command::Write(a) => write::run(&a).map_or_else(|e| fail(&e), |()| ExitCode::SUCCESS),
+        Command::Serve(a) => serve::run(&a).map_or_else(|e| fail(&e), |()| ExitCode::SUCCESS),
+        Command::Exec { profile, cmd } => match exec::run(profile.as_deref(), &cmd) {
+            Ok((code, msg)) => {
+                log::log_error!("{msg}");
+                ExitCode::from(code as u8)
+            }
+            Err(e) => fail(&e),
+        },
+        Command::Doctor(a) => ExitCode::from(doctor::run(&a) as u8),
+    }
+}

@@ -1,0 +1,393 @@
+//! `dbtoken serve`: the Databricks SDKs' `metadata-service` protocol on loopback, so unmodified
+//! SDKs, the Databricks CLI or Terraform in another container of the pod get fresh tokens with
+//! `DATABRICKS_AUTH_TYPE=metadata-service` and `DATABRICKS_METADATA_SERVICE_URL`.
+//!
+//! `GET <path>` with `X-Databricks-Metadata-Version: 1` and `X-Databricks-Host: <host>` answers
+//! `{"access_token","token_type","expires_on"}` from the shared cache. Requests are parsed by
+//! httparse, bounded in size and time; a fixed pool of threads serves them.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::log::{log_debug, log_info, log_warn};
+use super::signals::{self, Shutdown};
+use super::token_json;
+
+pub struct Args {
+    pub listen: SocketAddr,
+    pub path: String,
+    pub allow_remote: bool,
+    pub workers: usize,
+    pub profile: Option<String>,
+}
+
+const MAX_HEAD: usize = 8 * 1024;
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+const KEEPALIVE_REQUESTS: usize = 1000;
+
+struct Server {
+    client: dbtoken::Client,
+    host: String,
+    path: String,
+    stopping: AtomicBool,
+    served: AtomicU64,
+}
+
+pub fn run(args: &Args) -> Result<(), dbtoken::Error> {
+    if !args.listen.ip().is_loopback() && !args.allow_remote {
+        return Err(dbtoken::Error::config(format!(
+            "refusing to listen on {}: the token would be reachable from other hosts; use a loopback address, or --allow-non-loopback if a network policy protects it",
+            args.listen
+        )));
+    }
+    if !args.path.starts_with('/') {
+        return Err(dbtoken::Error::config(format!(
+            "--path must start with '/', got '{}'",
+            args.path
+        )));
+    }
+    let listener = TcpListener::bind(args.listen)
+        .map_err(|e| dbtoken::Error::io(format!("cannot listen on {}: {e}", args.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| dbtoken::Error::io(e.to_string()))?;
+    let shutdown = Shutdown::install(move || {
+        // Wake the threads blocked in accept() so they see the flag.
+        let wake = if addr.ip().is_unspecified() {
+            SocketAddr::from(([127, 0, 0, 1], addr.port()))
+        } else {
+            addr
+        };
+        for _ in 0..64 {
+            let _ = TcpStream::connect_timeout(&wake, Duration::from_millis(100));
+        }
+    });
+    let client = super::client(args.profile.as_deref())?;
+    let server = Arc::new(Server {
+        host: client.host().to_string(),
+        client,
+        path: args.path.clone(),
+        stopping: AtomicBool::new(false),
+        served: AtomicU64::new(0),
+    });
+    // Warm the cache so the first SDK request is answered at once; failure is only logged.
+    if let Err(e) = server.client.token() {
+        log_warn!("no token yet: {e}");
+    }
+    let shown = if addr.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], addr.port()))
+    } else {
+        addr
+    };
+    println!("DATABRICKS_AUTH_TYPE=metadata-service");
+    println!("DATABRICKS_HOST={}", server.host);
+    println!(
+        "DATABRICKS_METADATA_SERVICE_URL=http://{shown}{}",
+        args.path
+    );
+    let _ = std::io::stdout().flush();
+    log_info!(
+        "serving metadata-service on http://{addr}{} for {} ({} workers)",
+        args.path,
+        server.host,
+        args.workers
+    );
+
+    let workers: Vec<_> = (0..args.workers.max(1))
+        .map(|_| {
+            let listener = listener.try_clone().expect("clone listener");
+            let server = server.clone();
+            let shutdown = shutdown.clone();
+            std::thread::spawn(move || {
+                for conn in listener.incoming() {
+                    if shutdown.signal().is_some() {
+                        server.stopping.store(true, Ordering::SeqCst);
+                        break;
+                    }
+                    match conn {
+                        Ok(stream) => server.connection(stream),
+                        Err(e) => log_debug!("accept: {e}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        let _ = w.join();
+    }
+    log_info!(
+        "{} received; stopped after {} requests",
+        signals::name(shutdown.signal().unwrap_or(0)),
+        server.served.load(Ordering::Relaxed)
+    );
+    Ok(())
+}
+
+struct Reply {
+    status: u16,
+    reason: &'static str,
+    body: String,
+}
+
+fn json_error(status: u16, reason: &'static str, error: &str, description: &str) -> Reply {
+    let mut o = miniserde::json::Object::new();
+    o.insert("error".into(), miniserde::json::Value::String(error.into()));
+    o.insert(
+        "error_description".into(),
+        miniserde::json::Value::String(description.into()),
+    );
+    Reply {
+        status,
+        reason,
+        body: miniserde::json::to_string(&miniserde::json::Value::Object(o)),
+    }
+}
+
+impl Server {
+    fn connection(&self, mut stream: TcpStream) {
+        let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
+        let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
+        let _ = stream.set_nodelay(true);
+        let mut buf = vec![0u8; MAX_HEAD];
+        let mut filled = 0;
+        for _ in 0..KEEPALIVE_REQUESTS {
+            if self.stopping.load(Ordering::Relaxed) {
+                return;
+            }
+            // Read until a complete head (or the cap).
+            let (reply, keep_alive, consumed) = loop {
+                let mut headers = [httparse::EMPTY_HEADER; 32];
+                let mut req = httparse::Request::new(&mut headers);
+                match req.parse(&buf[..filled]) {
+                    Ok(httparse::Status::Complete(n)) => {
+                        let (reply, keep, body_len) = self.answer(&req);
+                        break (reply, keep, n + body_len);
+                    }
+                    Ok(httparse::Status::Partial) if filled == buf.len() => {
+                        break (
+                            json_error(
+                                431,
+                                "Request Header Fields Too Large",
+                                "invalid_request",
+                                "request head over 8 KiB",
+                            ),
+                            false,
+                            filled,
+                        );
+                    }
+                    Ok(httparse::Status::Partial) => match stream.read(&mut buf[filled..]) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => filled += n,
+                    },
+                    Err(e) => {
+                        break (
+                            json_error(
+                                400,
+                                "Bad Request",
+                                "invalid_request",
+                                &format!("malformed HTTP request: {e}"),
+                            ),
+                            false,
+                            filled,
+                        );
+                    }
+                }
+            };
+            self.served.fetch_add(1, Ordering::Relaxed);
+            let head = format!(
+                "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: {}\r\n\r\n",
+                reply.status,
+                reply.reason,
+                reply.body.len(),
+                if keep_alive { "keep-alive" } else { "close" }
+            );
+            if stream
+                .write_all(head.as_bytes())
+                .and_then(|()| stream.write_all(reply.body.as_bytes()))
+                .is_err()
+                || !keep_alive
+            {
+                return;
+            }
+            // Keep pipelined bytes that follow this request.
+            let consumed = consumed.min(filled);
+            buf.copy_within(consumed..filled, 0);
+            filled -= consumed;
+        }
+    }
+
+    /// The reply, whether to keep the connection, and the body length to skip.
+    fn answer(&self, req: &httparse::Request<'_, '_>) -> (Reply, bool, usize) {
+        let header = |name: &str| {
+            req.headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case(name))
+                .and_then(|h| std::str::from_utf8(h.value).ok())
+                .map(str::trim)
+        };
+        let keep = req.version == Some(1)
+            && !header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        let body_len: usize = header("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if body_len > 0 || header("transfer-encoding").is_some() {
+            return (
+                json_error(
+                    400,
+                    "Bad Request",
+                    "invalid_request",
+                    "a metadata-service request has no body",
+                ),
+                false,
+                0,
+            );
+        }
+        let path = req.path.unwrap_or("").split('?').next().unwrap_or("");
+        if path != self.path {
+            return (
+                json_error(
+                    404,
+                    "Not Found",
+                    "not_found",
+                    &format!("the token is served at {}", self.path),
+                ),
+                keep,
+                0,
+            );
+        }
+        if req.method != Some("GET") {
+            return (
+                json_error(405, "Method Not Allowed", "invalid_request", "use GET"),
+                keep,
+                0,
+            );
+        }
+        match header("x-databricks-metadata-version") {
+            Some("1") => {}
+            Some(v) => {
+                return (
+                    json_error(
+                        400,
+                        "Bad Request",
+                        "invalid_request",
+                        &format!(
+                            "unsupported X-Databricks-Metadata-Version '{v}'; this server speaks version 1"
+                        ),
+                    ),
+                    keep,
+                    0,
+                );
+            }
+            None => {
+                return (
+                    json_error(
+                        400,
+                        "Bad Request",
+                        "invalid_request",
+                        "missing X-Databricks-Metadata-Version header",
+                    ),
+                    keep,
+                    0,
+                );
+            }
+        }
+        match header("x-databricks-host") {
+            Some(h) if same_host(h, &self.host) => {}
+            Some(h) => {
+                log_warn!(
+                    "refused a request for host {h}: this server serves {}",
+                    self.host
+                );
+                return (
+                    json_error(
+                        403,
+                        "Forbidden",
+                        "invalid_request",
+                        &format!(
+                            "X-Databricks-Host '{h}' does not match the served host {}",
+                            self.host
+                        ),
+                    ),
+                    keep,
+                    0,
+                );
+            }
+            None => {
+                return (
+                    json_error(
+                        400,
+                        "Bad Request",
+                        "invalid_request",
+                        "missing X-Databricks-Host header",
+                    ),
+                    keep,
+                    0,
+                );
+            }
+        }
+        let before = self.client.stats();
+        let reply = match self.client.token() {
+            Ok(t) => Reply {
+                status: 200,
+                reason: "OK",
+                body: token_json(&t, false),
+            },
+            Err(e) => {
+                log_warn!("{e}");
+                json_error(
+                    503,
+                    "Service Unavailable",
+                    "temporarily_unavailable",
+                    e.message(),
+                )
+            }
+        };
+        let after = self.client.stats();
+        if after.refreshes > before.refreshes {
+            log_info!(
+                "refreshed the token ({} refreshes, {} failed)",
+                after.refreshes,
+                after.failures
+            );
+        }
+        (reply, keep, 0)
+    }
+}
+
+/// Hosts compare without scheme case, default port or trailing slash.
+fn same_host(a: &str, b: &str) -> bool {
+    let norm = |s: &str| {
+        let s = s.trim().trim_end_matches('/').to_ascii_lowercase();
+        let s = if s.contains("://") {
+            s
+        } else {
+            format!("https://{s}")
+        };
+        s.strip_suffix(":443").map(str::to_string).unwrap_or(s)
+    };
+    norm(a) == norm(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_host;
+
+    #[test]
+    fn hosts_compare_loosely() {
+        assert!(same_host(
+            "https://Adb-1.azuredatabricks.net/",
+            "https://adb-1.azuredatabricks.net"
+        ));
+        assert!(same_host(
+            "adb-1.azuredatabricks.net",
+            "https://adb-1.azuredatabricks.net:443"
+        ));
+        assert!(!same_host(
+            "https://evil.example",
+            "https://adb-1.azuredatabricks.net"
+        ));
+    }
+}
