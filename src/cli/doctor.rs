@@ -75,7 +75,7 @@ impl Report {
         for (name, rows) in &self.sections {
             let mut o = Object::new();
             for (k, v) in rows {
-                o.insert(k.clone(), v.clone());
+                o.insert(k.replace(' ', "_"), v.clone());
             }
             root.insert(name.replace(' ', "_"), Value::Object(o));
         }

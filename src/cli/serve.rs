@@ -26,13 +26,15 @@ pub struct Args {
 
 const MAX_HEAD: usize = 8 * 1024;
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Reads wake this often to notice a shutdown while a keep-alive connection idles.
+const POLL: Duration = Duration::from_millis(200);
 const KEEPALIVE_REQUESTS: usize = 1000;
 
 struct Server {
     client: dbtoken::Client,
     host: String,
     path: String,
-    stopping: AtomicBool,
+    stopping: Arc<AtomicBool>,
     served: AtomicU64,
 }
 
@@ -54,7 +56,10 @@ pub fn run(args: &Args) -> Result<(), dbtoken::Error> {
     let addr = listener
         .local_addr()
         .map_err(|e| dbtoken::Error::io(e.to_string()))?;
+    let stopping = Arc::new(AtomicBool::new(false));
+    let flag = stopping.clone();
     let shutdown = Shutdown::install(move || {
+        flag.store(true, Ordering::SeqCst);
         // Wake the threads blocked in accept() so they see the flag.
         let wake = if addr.ip().is_unspecified() {
             SocketAddr::from(([127, 0, 0, 1], addr.port()))
@@ -70,7 +75,7 @@ pub fn run(args: &Args) -> Result<(), dbtoken::Error> {
         host: client.host().to_string(),
         client,
         path: args.path.clone(),
-        stopping: AtomicBool::new(false),
+        stopping,
         served: AtomicU64::new(0),
     });
     // Warm the cache so the first SDK request is answered at once; failure is only logged.
@@ -148,15 +153,13 @@ fn json_error(status: u16, reason: &'static str, error: &str, description: &str)
 
 impl Server {
     fn connection(&self, mut stream: TcpStream) {
-        let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
+        let _ = stream.set_read_timeout(Some(POLL));
         let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
         let _ = stream.set_nodelay(true);
         let mut buf = vec![0u8; MAX_HEAD];
         let mut filled = 0;
+        let mut idle = Duration::ZERO;
         for _ in 0..KEEPALIVE_REQUESTS {
-            if self.stopping.load(Ordering::Relaxed) {
-                return;
-            }
             // Read until a complete head (or the cap).
             let (reply, keep_alive, consumed) = loop {
                 let mut headers = [httparse::EMPTY_HEADER; 32];
@@ -167,36 +170,47 @@ impl Server {
                         break (reply, keep, n + body_len);
                     }
                     Ok(httparse::Status::Partial) if filled == buf.len() => {
-                        break (
-                            json_error(
-                                431,
-                                "Request Header Fields Too Large",
-                                "invalid_request",
-                                "request head over 8 KiB",
-                            ),
-                            false,
-                            filled,
+                        let r = json_error(
+                            431,
+                            "Request Header Fields Too Large",
+                            "invalid_request",
+                            "request head over 8 KiB",
                         );
+                        break (r, false, filled);
                     }
                     Ok(httparse::Status::Partial) => match stream.read(&mut buf[filled..]) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => filled += n,
+                        Ok(0) => return,
+                        Ok(n) => {
+                            filled += n;
+                            idle = Duration::ZERO;
+                        }
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                            ) =>
+                        {
+                            // Idle keep-alive connections end on shutdown or after IO_TIMEOUT.
+                            idle += POLL;
+                            if idle >= IO_TIMEOUT || self.stopping.load(Ordering::Relaxed) {
+                                return;
+                            }
+                        }
+                        Err(_) => return,
                     },
                     Err(e) => {
-                        break (
-                            json_error(
-                                400,
-                                "Bad Request",
-                                "invalid_request",
-                                &format!("malformed HTTP request: {e}"),
-                            ),
-                            false,
-                            filled,
+                        let r = json_error(
+                            400,
+                            "Bad Request",
+                            "invalid_request",
+                            &format!("malformed HTTP request: {e}"),
                         );
+                        break (r, false, filled);
                     }
                 }
             };
             self.served.fetch_add(1, Ordering::Relaxed);
+            let keep_alive = keep_alive && !self.stopping.load(Ordering::Relaxed);
             let head = format!(
                 "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: {}\r\n\r\n",
                 reply.status,
@@ -204,12 +218,24 @@ impl Server {
                 reply.body.len(),
                 if keep_alive { "keep-alive" } else { "close" }
             );
-            if stream
+            let sent = stream
                 .write_all(head.as_bytes())
-                .and_then(|()| stream.write_all(reply.body.as_bytes()))
-                .is_err()
-                || !keep_alive
-            {
+                .and_then(|()| stream.write_all(reply.body.as_bytes()));
+            if sent.is_err() {
+                return;
+            }
+            if !keep_alive {
+                // Let the client read the answer before the close: unread input would turn the
+                // close into a reset that can destroy the response in flight.
+                let _ = stream.shutdown(std::net::Shutdown::Write);
+                let mut sink = [0u8; 4096];
+                let mut drained = 0;
+                while drained < 64 * 1024 {
+                    match stream.read(&mut sink) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => drained += n,
+                    }
+                }
                 return;
             }
             // Keep pipelined bytes that follow this request.
