@@ -2,7 +2,8 @@
 # Every test of the project: the README's test command (`bash tests/all.sh`).
 # Rust unit and integration tests (HTTPS against the loopback mock), a process-level smoke
 # test of the CLI against the dbtoken-mock binary, then the C (ASan+UBSan, valgrind), Go
-# (-race) and Java (JUnit) suites against that binary.
+# (-race) and Java (JUnit) suites against that binary, the static binary in an empty root, and
+# the real Databricks SDKs against `dbtoken serve`. Any failure stops it with a non-zero exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,3 +35,11 @@ cargo build --quiet --release -p dbtoken-mock
 
 echo "== C, Go and Java bindings"
 bash tests/bindings.sh c go java
+
+echo "== the static binary in an empty root"
+bash tests/static.sh
+
+echo "== real Databricks SDKs (Python, Go) against dbtoken serve"
+bash tests/sdk/run.sh
+
+echo "all: 5 passed, 0 failed"

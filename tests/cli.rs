@@ -137,7 +137,10 @@ fn help_and_version() {
     let out = dbtoken(&[], &["--help"]);
     assert_eq!(out.status.code(), Some(0));
     let help = String::from_utf8(out.stdout).unwrap();
-    assert!(help.contains("EXIT CODES") && help.contains("dbtoken token"));
+    assert!(help.contains("EXIT CODES") && help.contains("DBTOKEN_LOG"));
+    for sub in ["token", "write", "serve", "exec", "doctor"] {
+        assert!(help.contains(&format!("\n    {sub} ")), "{sub} missing from --help");
+    }
     let out = dbtoken(&[], &["--version"]);
     assert_eq!(
         String::from_utf8(out.stdout).unwrap().trim(),
