@@ -139,7 +139,10 @@ fn help_and_version() {
     let help = String::from_utf8(out.stdout).unwrap();
     assert!(help.contains("EXIT CODES") && help.contains("DBTOKEN_LOG"));
     for sub in ["token", "write", "serve", "exec", "doctor"] {
-        assert!(help.contains(&format!("\n    {sub} ")), "{sub} missing from --help");
+        assert!(
+            help.contains(&format!("\n    {sub} ")),
+            "{sub} missing from --help"
+        );
     }
     let out = dbtoken(&[], &["--version"]);
     assert_eq!(
