@@ -23,6 +23,10 @@ passed=0
 run_c() {
     need valgrind
     need pkg-config
+    echo "== C: libdbtoken.so exports only dbtoken_* symbols"
+    others=$(nm -D --defined-only target/release/libdbtoken.so | awk '{print $3}' | grep -v '^dbtoken_' || true)
+    [ -z "$others" ] || { echo "unexpected exports: $others" >&2; exit 1; }
+    nm -D --defined-only target/release/libdbtoken.so | awk '{print $3}' | grep -c '^dbtoken_'
     echo "== C: build with -std=c11 -Wall -Wextra -Werror -pedantic"
     make -C examples/c -B --quiet all
     echo "== C: ASan + UBSan"
