@@ -133,11 +133,28 @@ pub fn run(args: &Args) -> Result<(), dbtoken::Error> {
 
 struct Reply {
     status: u16,
-    reason: &'static str,
     body: String,
 }
 
-fn json_error(status: u16, reason: &'static str, error: &str, description: &str) -> Reply {
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        431 => "Request Header Fields Too Large",
+        _ => "Service Unavailable",
+    }
+}
+
+/// An OAuth-style error body: `{"error","error_description"}`.
+fn json_error(status: u16, description: &str) -> Reply {
+    let error = match status {
+        404 => "not_found",
+        503 => "temporarily_unavailable",
+        _ => "invalid_request",
+    };
     let mut o = miniserde::json::Object::new();
     o.insert("error".into(), miniserde::json::Value::String(error.into()));
     o.insert(
@@ -146,7 +163,6 @@ fn json_error(status: u16, reason: &'static str, error: &str, description: &str)
     );
     Reply {
         status,
-        reason,
         body: miniserde::json::to_string(&miniserde::json::Value::Object(o)),
     }
 }
@@ -166,17 +182,11 @@ impl Server {
                 let mut req = httparse::Request::new(&mut headers);
                 match req.parse(&buf[..filled]) {
                     Ok(httparse::Status::Complete(n)) => {
-                        let (reply, keep, body_len) = self.answer(&req);
-                        break (reply, keep, n + body_len);
+                        let (reply, keep) = self.answer(&req);
+                        break (reply, keep, n);
                     }
                     Ok(httparse::Status::Partial) if filled == buf.len() => {
-                        let r = json_error(
-                            431,
-                            "Request Header Fields Too Large",
-                            "invalid_request",
-                            "request head over 8 KiB",
-                        );
-                        break (r, false, filled);
+                        break (json_error(431, "request head over 8 KiB"), false, filled);
                     }
                     Ok(httparse::Status::Partial) => match stream.read(&mut buf[filled..]) {
                         Ok(0) => return,
@@ -199,12 +209,7 @@ impl Server {
                         Err(_) => return,
                     },
                     Err(e) => {
-                        let r = json_error(
-                            400,
-                            "Bad Request",
-                            "invalid_request",
-                            &format!("malformed HTTP request: {e}"),
-                        );
+                        let r = json_error(400, &format!("malformed HTTP request: {e}"));
                         break (r, false, filled);
                     }
                 }
@@ -214,7 +219,7 @@ impl Server {
             let head = format!(
                 "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: {}\r\n\r\n",
                 reply.status,
-                reply.reason,
+                reason(reply.status),
                 reply.body.len(),
                 if keep_alive { "keep-alive" } else { "close" }
             );
@@ -245,8 +250,8 @@ impl Server {
         }
     }
 
-    /// The reply, whether to keep the connection, and the body length to skip.
-    fn answer(&self, req: &httparse::Request<'_, '_>) -> (Reply, bool, usize) {
+    /// The reply to one request head, and whether the connection may stay open.
+    fn answer(&self, req: &httparse::Request<'_, '_>) -> (Reply, bool) {
         let header = |name: &str| {
             req.headers
                 .iter()
@@ -256,119 +261,90 @@ impl Server {
         };
         let keep = req.version == Some(1)
             && !header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
-        let body_len: usize = header("content-length")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        if body_len > 0 || header("transfer-encoding").is_some() {
+        let has_body = header("content-length").is_some_and(|v| v != "0")
+            || header("transfer-encoding").is_some();
+        if has_body {
             return (
-                json_error(
-                    400,
-                    "Bad Request",
-                    "invalid_request",
-                    "a metadata-service request has no body",
-                ),
+                json_error(400, "a metadata-service request has no body"),
                 false,
-                0,
             );
         }
         let path = req.path.unwrap_or("").split('?').next().unwrap_or("");
+        let checked = self.check(
+            path,
+            req.method,
+            header("x-databricks-metadata-version"),
+            header("x-databricks-host"),
+        );
+        (
+            checked.map_or_else(|refusal| refusal, |()| self.token_reply()),
+            keep,
+        )
+    }
+
+    /// The protocol's rules: path, method, version header, and the host this server serves.
+    fn check(
+        &self,
+        path: &str,
+        method: Option<&str>,
+        version: Option<&str>,
+        host: Option<&str>,
+    ) -> Result<(), Reply> {
         if path != self.path {
-            return (
-                json_error(
-                    404,
-                    "Not Found",
-                    "not_found",
-                    &format!("the token is served at {}", self.path),
-                ),
-                keep,
-                0,
-            );
+            return Err(json_error(
+                404,
+                &format!("the token is served at {}", self.path),
+            ));
         }
-        if req.method != Some("GET") {
-            return (
-                json_error(405, "Method Not Allowed", "invalid_request", "use GET"),
-                keep,
-                0,
-            );
+        if method != Some("GET") {
+            return Err(json_error(405, "use GET"));
         }
-        match header("x-databricks-metadata-version") {
+        match version {
             Some("1") => {}
             Some(v) => {
-                return (
-                    json_error(
-                        400,
-                        "Bad Request",
-                        "invalid_request",
-                        &format!(
-                            "unsupported X-Databricks-Metadata-Version '{v}'; this server speaks version 1"
-                        ),
+                return Err(json_error(
+                    400,
+                    &format!(
+                        "unsupported X-Databricks-Metadata-Version '{v}'; this server speaks version 1"
                     ),
-                    keep,
-                    0,
-                );
+                ));
             }
             None => {
-                return (
-                    json_error(
-                        400,
-                        "Bad Request",
-                        "invalid_request",
-                        "missing X-Databricks-Metadata-Version header",
-                    ),
-                    keep,
-                    0,
-                );
+                return Err(json_error(
+                    400,
+                    "missing X-Databricks-Metadata-Version header",
+                ));
             }
         }
-        match header("x-databricks-host") {
-            Some(h) if same_host(h, &self.host) => {}
+        match host {
+            Some(h) if same_host(h, &self.host) => Ok(()),
             Some(h) => {
                 log_warn!(
                     "refused a request for host {h}: this server serves {}",
                     self.host
                 );
-                return (
-                    json_error(
-                        403,
-                        "Forbidden",
-                        "invalid_request",
-                        &format!(
-                            "X-Databricks-Host '{h}' does not match the served host {}",
-                            self.host
-                        ),
+                Err(json_error(
+                    403,
+                    &format!(
+                        "X-Databricks-Host '{h}' does not match the served host {}",
+                        self.host
                     ),
-                    keep,
-                    0,
-                );
+                ))
             }
-            None => {
-                return (
-                    json_error(
-                        400,
-                        "Bad Request",
-                        "invalid_request",
-                        "missing X-Databricks-Host header",
-                    ),
-                    keep,
-                    0,
-                );
-            }
+            None => Err(json_error(400, "missing X-Databricks-Host header")),
         }
+    }
+
+    fn token_reply(&self) -> Reply {
         let before = self.client.stats();
         let reply = match self.client.token() {
             Ok(t) => Reply {
                 status: 200,
-                reason: "OK",
                 body: token_json(&t, false),
             },
             Err(e) => {
                 log_warn!("{e}");
-                json_error(
-                    503,
-                    "Service Unavailable",
-                    "temporarily_unavailable",
-                    e.message(),
-                )
+                json_error(503, e.message())
             }
         };
         let after = self.client.stats();
@@ -379,7 +355,7 @@ impl Server {
                 after.failures
             );
         }
-        (reply, keep, 0)
+        reply
     }
 }
 
