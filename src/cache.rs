@@ -54,8 +54,25 @@ struct Fresh {
     until: Option<Instant>,
 }
 
+/// Copies of the fresh token in separate cache lines: each thread reads its own stripe, so
+/// concurrent cache hits on different cores do not fight over one lock word. A refresh (rare)
+/// writes every stripe.
+const STRIPES: usize = 16;
+
+#[repr(align(128))]
+struct Stripe(RwLock<Option<Fresh>>);
+
+fn my_stripe() -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static STRIPE: usize = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
+    }
+    STRIPE.with(|s| *s)
+}
+
 pub(crate) struct Cache {
-    fresh: RwLock<Option<Fresh>>,
+    fresh: [Stripe; STRIPES],
     state: Mutex<State>,
     done: Condvar,
     stats: Mutex<CacheStats>,
@@ -71,7 +88,7 @@ enum Look {
 impl Cache {
     pub fn new() -> Cache {
         Cache {
-            fresh: RwLock::new(None),
+            fresh: std::array::from_fn(|_| Stripe(RwLock::new(None))),
             state: Mutex::new(State::default()),
             done: Condvar::new(),
             stats: Mutex::new(CacheStats::default()),
@@ -98,7 +115,10 @@ impl Cache {
         F: FnOnce() -> Result<(Token, Option<Duration>)>,
     {
         {
-            let fresh = self.fresh.read().unwrap_or_else(|p| p.into_inner());
+            let fresh = self.fresh[my_stripe()]
+                .0
+                .read()
+                .unwrap_or_else(|p| p.into_inner());
             if let Some(f) = &*fresh {
                 if f.until.is_none_or(|u| now() < u) {
                     return Ok(use_token(&f.token));
@@ -185,10 +205,12 @@ impl Cache {
         let out = match result {
             Ok((token, ttl)) => {
                 let e = entry(token.clone(), started, ttl);
-                *self.fresh.write().unwrap_or_else(|p| p.into_inner()) = Some(Fresh {
-                    token: token.clone(),
-                    until: e.stale_at,
-                });
+                for stripe in &self.fresh {
+                    *stripe.0.write().unwrap_or_else(|p| p.into_inner()) = Some(Fresh {
+                        token: token.clone(),
+                        until: e.stale_at,
+                    });
+                }
                 st.entry = Some(e);
                 st.last_error = None;
                 st.failures = 0;
