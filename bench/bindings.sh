@@ -5,13 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/results
 out=bench/results/bindings.txt
-cargo build --release --quiet --lib -p dbtoken
-cargo build --release --quiet -p dbtoken-mock
 work=$(mktemp -d)
 # shellcheck source=tests/mock-env.sh
 source tests/mock-env.sh
-start_mock "$work"
-trap 'stop_mock; rm -rf "$work"' EXIT
+build_and_start_mock "$work"
 {
     echo "dbtoken cached-token benchmark $(date -u +%FT%TZ), $(nproc) cores"
     echo "--- Rust (cargo bench --bench cached): C ABI and Rust API, allocations counted"

@@ -10,14 +10,10 @@ suites=("$@")
 
 need() { command -v "$1" >/dev/null || { echo "bindings: '$1' is required (install it; .ci/run does)" >&2; exit 1; }; }
 need cc
-cargo build --release --quiet --lib -p dbtoken
-cargo build --release --quiet -p dbtoken-mock
-
 work=$(mktemp -d)
 # shellcheck source=tests/mock-env.sh
 source tests/mock-env.sh
-start_mock "$work"
-trap 'stop_mock; rm -rf "$work"' EXIT
+build_and_start_mock "$work"
 passed=0
 
 run_c() {

@@ -30,6 +30,20 @@ fn sigterm(child: &Child) {
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
 }
 
+/// SIGTERM the child, require a clean exit within 5 s, and return what it logged.
+fn stop(child: &mut Child) -> String {
+    sigterm(child);
+    assert_eq!(wait_exit(child, Duration::from_secs(5)), Some(0));
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    log
+}
+
 fn wait_exit(child: &mut Child, within: Duration) -> Option<i32> {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
@@ -124,15 +138,7 @@ fn write_watch_rewrites_before_expiry_and_stops_on_sigterm() {
         seen.len() >= 2,
         "the sidecar did not rewrite the file with a new token"
     );
-    sigterm(&child);
-    assert_eq!(wait_exit(&mut child, Duration::from_secs(5)), Some(0));
-    let mut log = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
+    let log = stop(&mut child);
     assert!(log.contains("SIGTERM received"), "{log}");
     let last = std::fs::read_to_string(&out).unwrap();
     assert!(m.is_issued(last.trim()));
@@ -162,15 +168,7 @@ fn write_watch_keeps_the_last_good_file_when_the_exchange_fails() {
     // The 42 s token is due for refresh 2 s after it was obtained; wait past a failed refresh.
     std::thread::sleep(Duration::from_millis(3500));
     assert_eq!(std::fs::read_to_string(&out).unwrap(), good);
-    sigterm(&child);
-    assert_eq!(wait_exit(&mut child, Duration::from_secs(5)), Some(0));
-    let mut log = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
+    let log = stop(&mut child);
     assert!(log.contains("keeping"), "{log}");
 }
 
@@ -278,15 +276,7 @@ fn serve_speaks_metadata_service_and_refuses_bad_requests() {
     // An oversized head is refused, not buffered without bound.
     let big = "x".repeat(10_000);
     assert_eq!(get(s.port, "/token", &[("X-Big", big.as_str())]).0, 431);
-    sigterm(&s.child);
-    assert_eq!(wait_exit(&mut s.child, Duration::from_secs(5)), Some(0));
-    let mut log = String::new();
-    s.child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
+    let log = stop(&mut s.child);
     assert!(log.contains("SIGTERM received"), "{log}");
     assert_no_secret(&log, &[v["access_token"].as_str().unwrap()]);
     assert!(!s.url.is_empty());
@@ -339,8 +329,7 @@ fn serve_keeps_connections_alive() {
         let mut body = vec![0; len];
         reader.read_exact(&mut body).unwrap();
     }
-    sigterm(&s.child);
-    assert_eq!(wait_exit(&mut s.child, Duration::from_secs(5)), Some(0));
+    stop(&mut s.child);
 }
 
 #[test]

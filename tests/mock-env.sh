@@ -29,6 +29,15 @@ start_mock() {
         DATABRICKS_CONFIG_PROFILE AZURE_FEDERATED_TOKEN_FILE AZURE_CLIENT_ID AZURE_TENANT_ID
 }
 
+# Build the library and the mock (release), start the mock in WORKDIR, and clean both up on exit.
+build_and_start_mock() {
+    local work=$1
+    cargo build --release --quiet --lib -p dbtoken
+    cargo build --release --quiet -p dbtoken-mock
+    start_mock "$work"
+    trap 'stop_mock; rm -rf "'"$work"'"' EXIT
+}
+
 stop_mock() {
     if [ -n "${DBTOKEN_MOCK_PID:-}" ]; then
         exec 7>&- 2>/dev/null || true
