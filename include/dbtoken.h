@@ -65,6 +65,11 @@ typedef struct {
   int64_t expires_on;
   // NUL-terminated token type, normally "Bearer": use `Authorization: <type> <token>`.
   char token_type[32];
+  // When the client starts refreshing this token ahead of expiry (the cache's "stale" time),
+  // in seconds since the Unix epoch; 0 when never (a personal access token). A binding may
+  // keep its own copy of the token until this moment and call `dbtoken_client_token` again
+  // after it: the refresh rules stay the library's.
+  int64_t refresh_at;
 } dbtoken_token_info;
 
 // Refresh counters of a client.

@@ -11,6 +11,7 @@
 use std::ffi::{CStr, CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
+use std::time::UNIX_EPOCH;
 
 use crate::{Client, Config, Error, ErrorKind};
 
@@ -77,6 +78,11 @@ pub struct dbtoken_token_info {
     pub expires_on: i64,
     /// NUL-terminated token type, normally "Bearer": use `Authorization: <type> <token>`.
     pub token_type: [c_char; 32],
+    /// When the client starts refreshing this token ahead of expiry (the cache's "stale" time),
+    /// in seconds since the Unix epoch; 0 when never (a personal access token). A binding may
+    /// keep its own copy of the token until this moment and call `dbtoken_client_token` again
+    /// after it: the refresh rules stay the library's.
+    pub refresh_at: i64,
 }
 
 /// Refresh counters of a client.
@@ -87,6 +93,11 @@ pub struct dbtoken_stats {
     pub refreshes: u64,
     /// Token requests that failed.
     pub failures: u64,
+}
+
+/// Unix seconds as C's `int64_t`, saturating (a far-future time is not a negative one).
+fn unix_i64(secs: u64) -> i64 {
+    i64::try_from(secs).unwrap_or(i64::MAX)
 }
 
 fn status_of(kind: ErrorKind) -> dbtoken_status {
@@ -358,8 +369,12 @@ pub extern "C" fn dbtoken_client_token(
                 let kind = token.token_type().as_bytes();
                 let n = kind.len().min(31);
                 let mut out = dbtoken_token_info {
-                    expires_on: token.expires_on_unix().map_or(0, |t| t as i64),
+                    expires_on: token.expires_on_unix().map_or(0, unix_i64),
                     token_type: [0; 32],
+                    refresh_at: token.refresh_at().map_or(0, |t| {
+                        let secs = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+                        unix_i64(secs)
+                    }),
                 };
                 // SAFETY: `n` < 32 bytes into a 32-byte array; distinct memory.
                 unsafe {
