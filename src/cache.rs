@@ -5,6 +5,13 @@
 //!
 //! Timeline of a token with lifetime `ttl` obtained at `t0` (the SDKs' rules):
 //! `t0 .. expiry - min(ttl/2, 20 min)` fresh; then stale until `expiry - 40 s`; then expired.
+//!
+//! Short lifetimes (under 80 s, where the 40 s margin would eat half or more of the token):
+//! the margin shrinks to half the lifetime, so such a token is fresh for the first half of
+//! its life and expired after it (no stale phase). A 30 s token is used for 15 s, then
+//! refreshed once; a server claiming 1 s (the floor applied to `expires_in`) costs at most two
+//! exchanges a second, never one per call. All instants are computed with checked
+//! arithmetic; lifetimes arrive already clamped to 1 s ..= 24 h.
 
 use std::sync::{Condvar, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
@@ -227,7 +234,7 @@ impl Cache {
                 let wait = FIRST_BACKOFF
                     .saturating_mul(1 << (st.failures - 1).min(6))
                     .min(MAX_BACKOFF);
-                st.retry_at = Some(t + wait);
+                st.retry_at = Some(later(t, wait));
                 st.last_error = Some(e.clone());
                 match &st.entry {
                     // Stale-if-error: the old token is still valid, keep serving it.
@@ -261,6 +268,25 @@ impl Drop for LeadGuard<'_> {
     }
 }
 
+/// When a token of lifetime `ttl` turns stale and expired, as offsets from when it was
+/// obtained (see the module docs). `stale <= expired <= ttl`; never overflows.
+pub(crate) fn timeline(ttl: Duration) -> (Duration, Duration) {
+    let margin = EXPIRY_MARGIN.min(ttl / 2);
+    let expired = ttl.saturating_sub(margin);
+    let stale = ttl
+        .saturating_sub((ttl / 2).min(MAX_REFRESH_AHEAD))
+        .min(expired);
+    (stale, expired)
+}
+
+/// `t + d`, or the farthest instant we can name when that overflows (a lifetime that long
+/// means "not in this process's lifetime"; `Instant` has no MAX).
+fn later(t: Instant, d: Duration) -> Instant {
+    t.checked_add(d)
+        .or_else(|| t.checked_add(crate::exchange::MAX_TTL))
+        .unwrap_or(t)
+}
+
 fn entry(token: Token, obtained: Instant, ttl: Option<Duration>) -> Entry {
     match ttl {
         None => Entry {
@@ -269,17 +295,11 @@ fn entry(token: Token, obtained: Instant, ttl: Option<Duration>) -> Entry {
             expired_at: None,
         },
         Some(ttl) => {
-            let expiry = obtained + ttl;
-            // A lifetime under the 40 s margin is expired at once (never "fresh").
-            let expired_at = expiry
-                .checked_sub(EXPIRY_MARGIN)
-                .unwrap_or(obtained)
-                .max(obtained);
-            let stale_at = (expiry - (ttl / 2).min(MAX_REFRESH_AHEAD)).min(expired_at);
+            let (stale, expired) = timeline(ttl);
             Entry {
                 token,
-                stale_at: Some(stale_at),
-                expired_at: Some(expired_at),
+                stale_at: Some(later(obtained, stale)),
+                expired_at: Some(later(obtained, expired)),
             }
         }
     }
@@ -344,9 +364,56 @@ mod tests {
         let e = entry(tok("a"), base, Some(Duration::from_secs(30)));
         assert_eq!(
             (e.stale_at, e.expired_at),
-            (Some(base), Some(base)),
-            "short-lived: never fresh"
+            (
+                Some(base + Duration::from_secs(15)),
+                Some(base + Duration::from_secs(15))
+            ),
+            "short-lived: fresh for half its life"
         );
+    }
+
+    #[test]
+    fn short_lifetimes_are_fresh_for_half_and_never_overflow() {
+        let s = Duration::from_secs;
+        for (ttl, stale, expired) in [
+            (1, Duration::from_millis(500), Duration::from_millis(500)),
+            (30, s(15), s(15)),
+            (40, s(20), s(20)),
+            (60, s(30), s(30)),
+            (80, s(40), s(40)),
+            (100, s(50), s(60)),
+            (3600, s(2400), s(3560)),
+        ] {
+            assert_eq!(timeline(s(ttl)), (stale, expired), "ttl {ttl}");
+        }
+        assert_eq!(timeline(Duration::ZERO), (Duration::ZERO, Duration::ZERO));
+        let (stale, expired) = timeline(Duration::MAX);
+        assert!(stale <= expired);
+        // An instant plus any lifetime saturates instead of panicking.
+        let base = Instant::now();
+        let e = entry(tok("a"), base, Some(Duration::MAX));
+        assert!(e.stale_at.unwrap() > base);
+        assert!(e.expired_at.unwrap() >= e.stale_at.unwrap());
+    }
+
+    #[test]
+    fn a_short_lived_token_is_served_for_half_its_life_then_refreshed_once() {
+        let c = Cache::new();
+        let clock = Clock::new();
+        let now = || clock.now();
+        let ttl = Some(Duration::from_secs(30));
+        c.get(&now, || Ok((tok("a"), ttl))).unwrap();
+        for t in 0..15 {
+            clock.set(t);
+            let got = c.get(&now, || panic!("refreshed at {t}s of a 30 s token"));
+            assert_eq!(got.unwrap().access_token(), "a");
+        }
+        clock.set(15);
+        assert_eq!(
+            c.get(&now, || Ok((tok("b"), ttl))).unwrap().access_token(),
+            "b"
+        );
+        assert_eq!(c.stats().refreshes, 2);
     }
 
     #[test]

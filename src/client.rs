@@ -158,12 +158,10 @@ impl Client {
             Flow::Entra(f) => f.fetch(&inner.http),
         }
         .map_err(|e| e.context(inner.auth_type.name()))?;
-        let expires_at = issued.ttl.map(|ttl| started + ttl);
-        let refresh_at = issued.ttl.map(|ttl| {
-            let ahead = (ttl / 2).min(crate::cache::MAX_REFRESH_AHEAD);
-            let stale = started + (ttl - ahead);
-            stale.min(started + ttl.saturating_sub(crate::cache::EXPIRY_MARGIN))
-        });
+        // Checked: a lifetime arrives clamped to 24 h, but no server number may panic here.
+        let at = |d| started.checked_add(d);
+        let expires_at = issued.ttl.and_then(at);
+        let refresh_at = issued.ttl.and_then(|ttl| at(crate::cache::timeline(ttl).0));
         Ok((
             Token::new(issued.access_token, issued.token_type, expires_at)
                 .with_refresh_at(refresh_at),

@@ -252,12 +252,20 @@ impl Config {
                         None => {}
                     }
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !self.file_named(&values) => {
+                // A missing file is skipped, as the SDKs do (with a warning when it was named
+                // explicitly); a profile asked for by name cannot be found in it, though.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     if let Some((_, src)) = &profile_set {
                         return Err(Error::config(format!(
                             "profile '{profile}' ({src}) was requested but config file {} does not exist",
                             path.display()
                         )));
+                    }
+                    if let Some((_, src)) = values.get("config_file") {
+                        crate::warn::warn(&format!(
+                            "config file {} ({src}) does not exist; skipped, as the Databricks SDKs do",
+                            path.display()
+                        ));
                     }
                 }
                 Err(e) => {
@@ -278,10 +286,6 @@ impl Config {
             config_file: file,
             profile,
         })
-    }
-
-    fn file_named(&self, values: &BTreeMap<&'static str, (String, Source)>) -> bool {
-        values.contains_key("config_file")
     }
 
     fn config_file_path(

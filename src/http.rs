@@ -5,6 +5,11 @@
 //! a cap on response bodies, `User-Agent: dbtoken/<version>`, `http://` only for loopback,
 //! and retries of 429/500/502/503/504 and transport errors with jittered exponential
 //! backoff that honours `Retry-After` within an overall deadline.
+//!
+//! One [`Deadline`] (`retry_timeout_seconds`) covers a whole token acquisition: every
+//! discovery GET and the token POST with its retries draw from it, so a silent server costs
+//! at most that long. A certificate that cannot be trusted (unknown issuer, wrong name,
+//! expired, not yet valid) is a configuration error, answered at once and never retried.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -42,6 +47,25 @@ pub(crate) struct Reply {
     pub attempts: u32,
     /// Why retrying stopped, when this is a retryable answer that was not retried.
     pub gave_up: Option<String>,
+}
+
+/// The time budget of one token acquisition (discovery included), from
+/// `retry_timeout_seconds`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Deadline {
+    at: Instant,
+    budget: Duration,
+}
+
+impl Deadline {
+    /// Time left, zero once past.
+    pub fn remaining(&self) -> Duration {
+        self.at.saturating_duration_since(Instant::now())
+    }
+
+    fn passed(&self) -> bool {
+        self.remaining().is_zero()
+    }
 }
 
 pub(crate) struct Http {
@@ -108,35 +132,70 @@ impl Http {
         Ok(if direct { &self.direct } else { &self.proxied })
     }
 
-    /// One GET with no retries (discovery is best effort).
-    pub fn get(&self, url: &str) -> Result<Reply> {
+    /// Start the clock of one token acquisition.
+    pub fn deadline(&self) -> Deadline {
+        let budget = self.timeouts.retry_deadline;
+        let now = Instant::now();
+        Deadline {
+            at: now.checked_add(budget).unwrap_or(now),
+            budget,
+        }
+    }
+
+    /// This request's timeout: the per-request timeout, or less when the deadline is near.
+    fn timeout(&self, deadline: &Deadline) -> Duration {
+        deadline
+            .remaining()
+            .min(self.timeouts.request)
+            .max(Duration::from_millis(1))
+    }
+
+    fn out_of_time(&self, url: &str, deadline: &Deadline) -> Error {
+        Error::transient(format!(
+            "no time left for the request to {url}: the {}s deadline of this token request \
+             (retry_timeout_seconds) passed, spent on endpoint discovery that got no timely \
+             answer; is the host reachable?",
+            deadline.budget.as_secs()
+        ))
+    }
+
+    /// One GET with no retries (discovery is best effort), within `deadline`.
+    pub fn get(&self, url: &str, deadline: &Deadline) -> Result<Reply> {
         let agent = self.agent(url)?;
-        let resp = agent.get(url).call().map_err(|e| transport(url, e))?;
+        if deadline.passed() {
+            return Err(self.out_of_time(url, deadline));
+        }
+        let resp = agent
+            .get(url)
+            .config()
+            .timeout_global(Some(self.timeout(deadline)))
+            .build()
+            .call()
+            .map_err(|e| transport(url, e))?;
         read_reply(url, resp, 1)
     }
 
-    /// POST a form, retrying transient failures until the deadline. Returns the last answer
+    /// POST a form, retrying transient failures until `deadline`. Returns the last answer
     /// (whatever its status) or the last transport error.
     pub fn post_form(
         &self,
         url: &str,
         form: &[(&str, &str)],
         authorization: Option<&str>,
+        deadline: &Deadline,
     ) -> Result<Reply> {
         let agent = self.agent(url)?;
-        let deadline = Instant::now() + self.timeouts.retry_deadline;
+        if deadline.passed() {
+            return Err(self.out_of_time(url, deadline));
+        }
+        let deadline_at = deadline.at;
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            let remaining = deadline.saturating_duration_since(Instant::now());
             let mut req = agent
                 .post(url)
                 .config()
-                .timeout_global(Some(
-                    remaining
-                        .min(self.timeouts.request)
-                        .max(Duration::from_millis(1)),
-                ))
+                .timeout_global(Some(self.timeout(deadline)))
                 .build();
             if let Some(h) = authorization {
                 req = req.header("Authorization", h);
@@ -155,11 +214,14 @@ impl Http {
                 }
                 other => return other,
             };
-            if Instant::now() + wait >= deadline {
+            if Instant::now()
+                .checked_add(wait)
+                .is_none_or(|t| t >= deadline_at)
+            {
                 let why = format!(
                     "gave up after {attempt} attempt(s): the next one ({}s away) would pass the {}s retry deadline (retry_timeout_seconds)",
                     wait.as_secs_f32().ceil(),
-                    self.timeouts.retry_deadline.as_secs()
+                    deadline.budget.as_secs()
                 );
                 return match result {
                     Ok(mut reply) => {
@@ -264,6 +326,16 @@ fn read_reply(
 }
 
 fn transport(url: &str, e: ureq::Error) -> Error {
+    if let Some(why) = untrusted_certificate(&e) {
+        return Error::config(format!(
+            "request to {url} failed: the server's TLS certificate {why}; not retried"
+        ))
+        .advice(
+            "if the server is right (a TLS-inspecting proxy, a private CA), add the CA that \
+             signed its certificate with SSL_CERT_FILE or ca_bundle (DATABRICKS_CA_BUNDLE), \
+             a PEM file; otherwise check the host URL and the machine's clock",
+        );
+    }
     let what = match &e {
         ureq::Error::Timeout(t) => format!("timed out ({t})"),
         ureq::Error::HostNotFound => "host not found (check the host name and DNS)".to_string(),
@@ -276,6 +348,36 @@ fn transport(url: &str, e: ureq::Error) -> Error {
         _ => e.to_string(),
     };
     Error::transient(format!("request to {url} failed: {what}"))
+}
+
+/// Why the server's certificate cannot be trusted, when that is the failure: a permanent
+/// condition that retrying cannot fix. rustls reports it directly or inside an I/O error.
+fn untrusted_certificate(e: &ureq::Error) -> Option<String> {
+    let tls = match e {
+        ureq::Error::Rustls(r) => Some(r),
+        ureq::Error::Io(io) => io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>()),
+        _ => None,
+    }?;
+    certificate_problem(tls)
+}
+
+fn certificate_problem(e: &rustls::Error) -> Option<String> {
+    use rustls::CertificateError as C;
+    let rustls::Error::InvalidCertificate(c) = e else {
+        return None;
+    };
+    Some(match c {
+        C::UnknownIssuer => "is signed by an unknown issuer (no trusted CA)".to_string(),
+        C::NotValidForName | C::NotValidForNameContext { .. } => {
+            "does not name this host".to_string()
+        }
+        C::Expired | C::ExpiredContext { .. } => "has expired".to_string(),
+        C::NotValidYet | C::NotValidYetContext { .. } => "is not valid yet".to_string(),
+        C::Revoked => "has been revoked".to_string(),
+        other => format!("is invalid ({other:?})"),
+    })
 }
 
 fn load_pem(path: &str, var: &str) -> Result<Vec<Certificate<'static>>> {
@@ -390,6 +492,34 @@ mod tests {
     }
 
     #[test]
+    fn permanent_certificate_failures_are_recognised() {
+        use rustls::CertificateError as C;
+        for (c, says) in [
+            (C::UnknownIssuer, "unknown issuer"),
+            (C::NotValidForName, "does not name this host"),
+            (C::Expired, "has expired"),
+            (C::NotValidYet, "not valid yet"),
+        ] {
+            let e = ureq::Error::Rustls(rustls::Error::InvalidCertificate(c));
+            let err = transport("https://h", e);
+            assert_eq!(err.kind(), ErrorKind::Config);
+            assert!(err.to_string().contains(says), "{err}");
+            assert!(err.to_string().contains("SSL_CERT_FILE"), "{err}");
+            assert!(err.to_string().contains("DATABRICKS_CA_BUNDLE"), "{err}");
+        }
+        let wrapped = std::io::Error::other(rustls::Error::InvalidCertificate(C::UnknownIssuer));
+        assert_eq!(
+            transport("https://h", ureq::Error::Io(wrapped)).kind(),
+            ErrorKind::Config
+        );
+        let other = rustls::Error::General("handshake".into());
+        assert_eq!(
+            transport("https://h", ureq::Error::Rustls(other)).kind(),
+            ErrorKind::Transient
+        );
+    }
+
+    #[test]
     fn backoff_grows_and_is_capped() {
         for attempt in 1..20 {
             let b = backoff(attempt);
@@ -398,6 +528,15 @@ mod tests {
             assert!(b >= Duration::from_millis(floor), "{attempt}: {b:?}");
         }
         assert_eq!(parse_retry_after(" 3 "), Some(Duration::from_secs(3)));
+        assert_eq!(
+            parse_retry_after("99999999999999999999"),
+            None,
+            "not a u64: our own backoff"
+        );
+        assert_eq!(
+            parse_retry_after("18446744073709551615"),
+            Some(Duration::from_secs(3600))
+        );
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
     }
 }

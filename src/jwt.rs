@@ -17,11 +17,11 @@ pub struct Claims {
     pub sub: Option<String>,
     /// `aud`: the audiences (a string or an array in the token).
     pub aud: Vec<String>,
-    /// `exp`, Unix seconds.
+    /// `exp`, Unix seconds, clamped to [`MIN_UNIX_TIME`]`..=`[`MAX_UNIX_TIME`].
     pub exp: Option<i64>,
-    /// `nbf`, Unix seconds.
+    /// `nbf`, Unix seconds, clamped likewise.
     pub nbf: Option<i64>,
-    /// `iat`, Unix seconds.
+    /// `iat`, Unix seconds, clamped likewise.
     pub iat: Option<i64>,
     /// `alg` from the header.
     pub alg: Option<String>,
@@ -82,14 +82,33 @@ fn string(o: &Object, key: &str) -> Option<String> {
     }
 }
 
-pub(crate) fn number(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(Number::U64(n)) => i64::try_from(*n).ok(),
-        Value::Number(Number::I64(n)) => Some(*n),
-        Value::Number(Number::F64(f)) if f.is_finite() => Some(*f as i64),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
+/// Earliest time claim kept: 0001-01-01T00:00:00Z. Claims are clamped to years 1..=9999 (what
+/// RFC 3339 can write), so any arithmetic between a claim and the clock fits in an `i64`.
+pub const MIN_UNIX_TIME: i64 = -62_135_596_800;
+/// Latest time claim kept: 9999-12-31T23:59:59Z.
+pub const MAX_UNIX_TIME: i64 = 253_402_300_799;
+
+/// A NumericDate claim: an integer, a float (truncated) or a numeric string, clamped to
+/// `MIN_UNIX_TIME..=MAX_UNIX_TIME` (`exp: 1e300` is "far future", not "absent").
+fn number(v: &Value) -> Option<i64> {
+    let n = match v {
+        Value::Number(Number::U64(n)) => i64::try_from(*n).unwrap_or(i64::MAX),
+        Value::Number(Number::I64(n)) => *n,
+        // `as` saturates for floats out of range; NaN is not a time.
+        Value::Number(Number::F64(f)) if !f.is_nan() => *f as i64,
+        Value::String(s) => {
+            let s = s.trim();
+            match s.parse::<i64>() {
+                Ok(n) => n,
+                Err(_) => match s.parse::<f64>() {
+                    Ok(f) if !f.is_nan() => f as i64,
+                    _ => return None,
+                },
+            }
+        }
+        _ => return None,
+    };
+    Some(n.clamp(MIN_UNIX_TIME, MAX_UNIX_TIME))
 }
 
 fn int(o: &Object, key: &str) -> Option<i64> {
@@ -120,6 +139,46 @@ mod tests {
         assert_eq!(c.alg.as_deref(), Some("RS256"));
         let t2 = format!("{}.{}.sig", enc("{}"), enc(r#"{"aud":["x","y"]}"#));
         assert_eq!(decode(&t2).unwrap().aud, vec!["x", "y"]);
+    }
+
+    /// `exp`, `nbf` and `iat` as integers, floats, strings, 0, negative and huge: each is a
+    /// time within years 1..=9999, so later arithmetic cannot overflow.
+    #[test]
+    fn time_claims_of_every_shape_are_clamped() {
+        for claim in ["exp", "nbf", "iat"] {
+            for (raw, want) in [
+                ("0", Some(0)),
+                ("-1", Some(-1)),
+                ("1700000000", Some(1_700_000_000)),
+                ("1700000000.9", Some(1_700_000_000)),
+                ("9223372036854775807", Some(MAX_UNIX_TIME)),
+                ("18446744073709551615", Some(MAX_UNIX_TIME)),
+                ("-9223372036854775808", Some(MIN_UNIX_TIME)),
+                ("1e300", Some(MAX_UNIX_TIME)),
+                ("-1e300", Some(MIN_UNIX_TIME)),
+                (r#""1700000000""#, Some(1_700_000_000)),
+                (r#""1e300""#, Some(MAX_UNIX_TIME)),
+                (r#""-9223372036854775808""#, Some(MIN_UNIX_TIME)),
+                (r#""tomorrow""#, None),
+                ("null", None),
+                ("[]", None),
+            ] {
+                let t = format!(
+                    "{}.{}.sig",
+                    enc("{}"),
+                    enc(&format!(r#"{{"{claim}":{raw}}}"#))
+                );
+                let c = decode(&t).unwrap();
+                let got = match claim {
+                    "exp" => c.exp,
+                    "nbf" => c.nbf,
+                    _ => c.iat,
+                };
+                assert_eq!(got, want, "{claim}: {raw}");
+            }
+        }
+        assert_eq!(crate::time::rfc3339(MAX_UNIX_TIME), "9999-12-31T23:59:59Z");
+        assert_eq!(crate::time::rfc3339(MIN_UNIX_TIME), "0001-01-01T00:00:00Z");
     }
 
     #[test]

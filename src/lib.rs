@@ -23,6 +23,7 @@ mod jwt;
 mod source;
 mod time;
 mod token;
+mod warn;
 
 pub use auth::{AuthType, Verdict, verdicts};
 pub use cache::{CacheStats, EXPIRY_MARGIN, MAX_REFRESH_AHEAD};
@@ -34,3 +35,4 @@ pub use jwt::{Claims, decode as decode_jwt_claims};
 pub use source::{FederatedToken, MAX_TOKEN_BYTES, TokenSource};
 pub use time::rfc3339;
 pub use token::{Secret, Token};
+pub use warn::set_warning_hook;

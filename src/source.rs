@@ -72,7 +72,30 @@ impl TokenSource {
 }
 
 fn read_capped(path: &std::path::Path) -> std::result::Result<String, String> {
-    let file = std::fs::File::open(path).map_err(|e| match e.kind() {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    // Refuse anything but a regular file before opening it: a FIFO would block `open` and
+    // `read` until a writer comes, a device could stream forever, a directory is a mistake.
+    // (`metadata` follows symlinks, as kubelet's `..data` layout needs.)
+    let kind_of = |m: &std::fs::Metadata| {
+        let t = m.file_type();
+        if t.is_file() {
+            None
+        } else if t.is_dir() {
+            Some("a directory")
+        } else if t.is_fifo() {
+            Some("a FIFO (named pipe)")
+        } else if t.is_char_device() || t.is_block_device() {
+            Some("a device")
+        } else if t.is_socket() {
+            Some("a socket")
+        } else {
+            Some("not a regular file")
+        }
+    };
+    let refuse = |what: &str| {
+        format!("it is {what}, not a regular file; point the variable at the token file itself")
+    };
+    let io_why = |e: std::io::Error| match e.kind() {
         std::io::ErrorKind::NotFound => {
             "no such file (is the projected service-account token volume mounted?)".to_string()
         }
@@ -81,7 +104,23 @@ fn read_capped(path: &std::path::Path) -> std::result::Result<String, String> {
                 .to_string()
         }
         _ => e.to_string(),
-    })?;
+    };
+    let meta = std::fs::metadata(path).map_err(io_why)?;
+    if let Some(what) = kind_of(&meta) {
+        return Err(refuse(what));
+    }
+    // O_NONBLOCK: should a FIFO be swapped in between the check and the open, neither `open`
+    // nor `read` can block on it (and the second check below refuses it). Regular files
+    // ignore the flag.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(io_why)?;
+    let meta = file.metadata().map_err(io_why)?;
+    if let Some(what) = kind_of(&meta) {
+        return Err(refuse(what));
+    }
     let mut buf = Vec::new();
     file.take(MAX_TOKEN_BYTES + 1)
         .read_to_end(&mut buf)
@@ -105,16 +144,16 @@ pub(crate) fn check_times(c: &Claims, now: i64) -> std::result::Result<(), Strin
                  lifetime, so a stale file means the token is not being rotated (is the pod's \
                  volume a projected serviceAccountToken, and is this the path it mounts?)",
                 rfc3339(exp),
-                human_duration(now - exp)
+                human_duration(now.saturating_sub(exp))
             ));
         }
     }
     if let Some(nbf) = c.nbf {
-        if nbf > now + SKEW_SECS {
+        if nbf > now.saturating_add(SKEW_SECS) {
             return Err(format!(
                 "is not valid before {} (in {}); check this machine's clock",
                 rfc3339(nbf),
-                human_duration(nbf - now)
+                human_duration(nbf.saturating_sub(now))
             ));
         }
     }
@@ -139,5 +178,12 @@ mod tests {
         let e = check_times(&c(None, Some(200)), 100).unwrap_err();
         assert!(e.contains("not valid before"), "{e}");
         assert!(check_times(&c(None, None), 0).is_ok());
+        // Extremes (a claim is clamped by the decoder, but the check must not rely on it).
+        let e = check_times(&c(Some(i64::MIN), None), i64::MAX).unwrap_err();
+        assert!(e.contains("expired"), "{e}");
+        assert!(check_times(&c(Some(i64::MAX), Some(i64::MIN)), i64::MIN).is_ok());
+        let e = check_times(&c(None, Some(i64::MAX)), i64::MIN).unwrap_err();
+        assert!(e.contains("not valid before"), "{e}");
+        assert!(check_times(&c(None, Some(i64::MAX)), i64::MAX).is_ok());
     }
 }

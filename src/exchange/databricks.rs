@@ -25,7 +25,9 @@ pub(crate) struct Federation {
 impl Federation {
     pub fn fetch(&self, http: &Http) -> Result<Issued> {
         let subject = self.source.read()?;
-        let endpoint = self.discovery.token_endpoint(http)?;
+        // One deadline for discovery and the exchange (retry_timeout_seconds).
+        let deadline = http.deadline();
+        let endpoint = self.discovery.token_endpoint_within(http, &deadline)?;
         let mut form = vec![
             ("grant_type", GRANT_TOKEN_EXCHANGE),
             ("subject_token", subject.jwt.expose()),
@@ -35,7 +37,7 @@ impl Federation {
         if let Some(id) = &self.client_id {
             form.push(("client_id", id.as_str()));
         }
-        let reply = http.post_form(&endpoint.url, &form, None)?;
+        let reply = http.post_form(&endpoint.url, &form, None, &deadline)?;
         parse_token_reply(&endpoint.url, reply, Some(subject.jwt.expose()))
             .map_err(|e| self.explain(e, &subject, &endpoint))
     }
@@ -71,7 +73,8 @@ pub(crate) struct M2m {
 
 impl M2m {
     pub fn fetch(&self, http: &Http) -> Result<Issued> {
-        let endpoint = self.discovery.token_endpoint(http)?;
+        let deadline = http.deadline();
+        let endpoint = self.discovery.token_endpoint_within(http, &deadline)?;
         let basic = base64::engine::general_purpose::STANDARD.encode(format!(
             "{}:{}",
             self.client_id,
@@ -82,7 +85,7 @@ impl M2m {
             ("grant_type", "client_credentials"),
             ("scope", self.scope.as_str()),
         ];
-        let reply = http.post_form(&endpoint.url, &form, Some(&authorization))?;
+        let reply = http.post_form(&endpoint.url, &form, Some(&authorization), &deadline)?;
         parse_token_reply(&endpoint.url, reply, Some(self.client_secret.expose())).map_err(|e| {
             if e.kind() == ErrorKind::Rejected {
                 e.advice(&format!(

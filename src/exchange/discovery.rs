@@ -13,7 +13,7 @@ use miniserde::json::Value;
 
 use super::string;
 use crate::error::{Error, Result};
-use crate::http::Http;
+use crate::http::{Deadline, Http};
 
 /// The token endpoint in use and how it was found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,27 +55,33 @@ impl Discovery {
             .clone()
     }
 
+    /// The token endpoint, discovering it now (within `retry_timeout_seconds`) when not cached.
     pub fn token_endpoint(&self, http: &Http) -> Result<Endpoint> {
+        self.token_endpoint_within(http, &http.deadline())
+    }
+
+    /// The token endpoint; discovery GETs draw from the caller's `deadline`.
+    pub fn token_endpoint_within(&self, http: &Http, deadline: &Deadline) -> Result<Endpoint> {
         if let Some(e) = self.cached() {
             return Ok(e);
         }
-        let (endpoint, cacheable) = self.discover(http)?;
+        let (endpoint, cacheable) = self.discover(http, deadline)?;
         if cacheable {
             *self.cached.lock().unwrap_or_else(|p| p.into_inner()) = Some(endpoint.clone());
         }
         Ok(endpoint)
     }
 
-    fn discover(&self, http: &Http) -> Result<(Endpoint, bool)> {
+    fn discover(&self, http: &Http, deadline: &Deadline) -> Result<(Endpoint, bool)> {
         let mut answered = false;
         if let Some(url) = &self.discovery_url {
-            if let Some(t) = token_endpoint_from(http, url, &mut answered) {
+            if let Some(t) = token_endpoint_from(http, deadline, url, &mut answered) {
                 return Ok((found(t, format!("discovery_url {url}")), true));
             }
         }
         let well_known = format!("{}/.well-known/databricks-config", self.host);
         let mut account_id = self.account_id.clone();
-        match http.get(&well_known) {
+        match http.get(&well_known, deadline) {
             Ok(reply) if reply.status == 200 => {
                 answered = true;
                 if let Ok(Value::Object(o)) = miniserde::json::from_str::<Value>(&reply.body) {
@@ -92,7 +98,9 @@ impl Discovery {
                                 "{}/.well-known/oauth-authorization-server",
                                 oidc.trim_end_matches('/')
                             );
-                            if let Some(t) = token_endpoint_from(http, &doc, &mut answered) {
+                            if let Some(t) =
+                                token_endpoint_from(http, deadline, &doc, &mut answered)
+                            {
                                 return Ok((found(t, format!("{well_known} → {doc}")), true));
                             }
                         }
@@ -113,7 +121,7 @@ impl Discovery {
             return Ok((found(url, "account host default".into()), answered));
         }
         let doc = format!("{}/oidc/.well-known/oauth-authorization-server", self.host);
-        if let Some(t) = token_endpoint_from(http, &doc, &mut answered) {
+        if let Some(t) = token_endpoint_from(http, deadline, &doc, &mut answered) {
             return Ok((found(t, doc), true));
         }
         let url = format!("{}/oidc/v1/token", self.host);
@@ -130,8 +138,13 @@ fn found(url: String, via: String) -> Endpoint {
 
 /// GET a discovery document and return its `token_endpoint`; `answered` is set when the
 /// server gave any HTTP answer (so a fallback may be cached).
-fn token_endpoint_from(http: &Http, url: &str, answered: &mut bool) -> Option<String> {
-    let reply = http.get(url).ok()?;
+fn token_endpoint_from(
+    http: &Http,
+    deadline: &Deadline,
+    url: &str,
+    answered: &mut bool,
+) -> Option<String> {
+    let reply = http.get(url, deadline).ok()?;
     *answered = true;
     if reply.status != 200 {
         return None;

@@ -37,7 +37,7 @@ impl Entra {
             ("grant_type", "client_credentials"),
             ("scope", AZURE_DATABRICKS_SCOPE),
         ];
-        let reply = http.post_form(&url, &form, None)?;
+        let reply = http.post_form(&url, &form, None, &http.deadline())?;
         parse_token_reply(&url, reply, Some(assertion.jwt.expose()))
             .map_err(|e| self.explain(e, &assertion))
     }

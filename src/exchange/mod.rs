@@ -9,15 +9,24 @@ pub(crate) mod entra;
 use std::sync::Arc;
 use std::time::Duration;
 
-use miniserde::json::{Object, Value};
+use miniserde::json::{Number, Object, Value};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::Reply;
 use crate::token::Secret;
 
-/// Lifetime assumed when a server omits `expires_in`: short, so an unknown lifetime is
-/// refreshed soon rather than trusted long.
-const DEFAULT_TTL: Duration = Duration::from_secs(300);
+/// Lifetime assumed when a server omits `expires_in` (or sends one that is not a number):
+/// short, so an unknown lifetime is refreshed soon rather than trusted long.
+pub(crate) const DEFAULT_TTL: Duration = Duration::from_secs(300);
+/// Shortest lifetime taken from a server: `expires_in` of 0 or below ("already expired") is
+/// read as 1 s, so the cache's rule for short lifetimes (fresh for half of it) caps a broken
+/// server at two exchanges a second per client instead of one per call.
+pub(crate) const MIN_TTL: Duration = Duration::from_secs(1);
+/// Longest lifetime taken from a server: 24 h, the longest access token Entra ID issues
+/// (configurable token lifetimes top out at one day) and the longest projected
+/// service-account token kubelet mints; Databricks OAuth tokens live 1 h. Anything longer
+/// (`9223372036854775807`, `1e300`) is a broken or hostile server, and is read as 24 h.
+pub(crate) const MAX_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// A token as a server issued it, before the cache stamps its expiry.
 #[derive(Debug)]
@@ -86,17 +95,62 @@ pub(crate) fn parse_token_reply(url: &str, reply: Reply, secret: Option<&str>) -
         Some(Value::String(s)) if !s.is_empty() => Arc::from(s.as_str()),
         _ => Arc::from("Bearer"),
     };
-    let ttl = obj
-        .get("expires_in")
-        .and_then(crate::jwt::number)
-        .filter(|s| *s > 0)
-        .map(|s| Duration::from_secs(s as u64))
-        .or(Some(DEFAULT_TTL));
+    let ttl = match lifetime(obj.get("expires_in")) {
+        Ok(ttl) => ttl,
+        Err((ttl, why)) => {
+            crate::warn::warn(&format!(
+                "{url}: expires_in {why}; using {} s (accepted: {} s to {} h)",
+                ttl.as_secs(),
+                MIN_TTL.as_secs(),
+                MAX_TTL.as_secs() / 3600
+            ));
+            ttl
+        }
+    };
     Ok(Issued {
         access_token,
         token_type,
-        ttl,
+        ttl: Some(ttl),
     })
+}
+
+/// A token reply's `expires_in` as a lifetime within `MIN_TTL..=MAX_TTL`. `Err` carries the
+/// lifetime used instead and why, for a warning; an absent value (or JSON `null`) is the
+/// quiet `DEFAULT_TTL` (RFC 6749 makes the field optional). Integers, floats and numeric
+/// strings are accepted, as the SDKs' JSON decoders do; nothing here can overflow.
+pub(crate) fn lifetime(v: Option<&Value>) -> std::result::Result<Duration, (Duration, String)> {
+    let secs: f64 = match v {
+        None | Some(Value::Null) => return Ok(DEFAULT_TTL),
+        Some(Value::Number(Number::U64(n))) => *n as f64,
+        Some(Value::Number(Number::I64(n))) => *n as f64,
+        Some(Value::Number(Number::F64(f))) => *f,
+        Some(Value::String(s)) => match s.trim().parse::<f64>() {
+            Ok(f) if f.is_finite() => f,
+            _ => {
+                return Err((DEFAULT_TTL, "is not a number".to_string()));
+            }
+        },
+        Some(_) => return Err((DEFAULT_TTL, "is not a number".to_string())),
+    };
+    if secs.is_nan() {
+        return Err((DEFAULT_TTL, "is not a number".to_string()));
+    }
+    if secs < MIN_TTL.as_secs_f64() {
+        let why = if secs <= 0.0 {
+            format!("is {secs} (the token would be expired already)")
+        } else {
+            format!("is {secs}, under {} s", MIN_TTL.as_secs())
+        };
+        return Err((MIN_TTL, why));
+    }
+    if secs > MAX_TTL.as_secs_f64() {
+        return Err((
+            MAX_TTL,
+            format!("is {secs:e} s, over {} h", MAX_TTL.as_secs() / 3600),
+        ));
+    }
+    // In range, so `from_secs_f64` cannot panic; whole seconds, as the SDKs count them.
+    Ok(Duration::from_secs(secs as u64))
 }
 
 /// `error`/`error_description`, or `errorCode`/`errorSummary`, or Databricks API
@@ -162,6 +216,52 @@ mod tests {
         .unwrap();
         assert_eq!(t.ttl, Some(Duration::from_secs(3599)));
         assert_eq!(&*t.token_type, "Bearer");
+    }
+
+    /// `expires_in` as Databricks and Entra send it, and as broken or hostile servers do:
+    /// every value gives a lifetime within 1 s ..= 24 h, never a panic.
+    #[test]
+    fn expires_in_is_clamped_for_every_shape() {
+        let ttl = |raw: &str| {
+            let body = format!(r#"{{"access_token":"x","expires_in":{raw}}}"#);
+            parse_token_reply("u", reply(200, &body), None)
+                .unwrap()
+                .ttl
+                .unwrap()
+                .as_secs()
+        };
+        let day = MAX_TTL.as_secs();
+        for (raw, want) in [
+            ("3599", 3599),
+            ("0", 1),
+            ("-1", 1),
+            ("-9223372036854775808", 1),
+            ("9223372036854775807", day),
+            ("18446744073709551615", day),
+            ("1e300", day),
+            ("-1e300", 1),
+            ("3599.9", 3599),
+            ("0.25", 1),
+            ("86401", day),
+            (r#""3599""#, 3599),
+            (r#""1e300""#, day),
+            (r#""-5""#, 1),
+            (r#""soon""#, 300),
+            (r#""NaN""#, 300),
+            (r#""inf""#, 300),
+            ("true", 300),
+            ("null", 300),
+            ("{}", 300),
+        ] {
+            assert_eq!(ttl(raw), want, "expires_in {raw}");
+        }
+        let absent = parse_token_reply("u", reply(200, r#"{"access_token":"x"}"#), None);
+        assert_eq!(absent.unwrap().ttl, Some(DEFAULT_TTL));
+        assert!(lifetime(Some(&Value::Number(Number::U64(3600)))).is_ok());
+        let (_, why) = lifetime(Some(&Value::Number(Number::I64(-7)))).unwrap_err();
+        assert!(why.contains("expired already"), "{why}");
+        let (_, why) = lifetime(Some(&Value::Number(Number::F64(1e300)))).unwrap_err();
+        assert!(why.contains("over 24 h"), "{why}");
     }
 
     #[test]
