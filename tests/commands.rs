@@ -115,8 +115,8 @@ fn write_usage_errors_exit_2() {
 #[test]
 fn write_watch_rewrites_before_expiry_and_stops_on_sigterm() {
     let m = MockServer::start();
-    // 42 s tokens: refresh-ahead is due at once (ttl/2 > ttl - 40 s), so every check refreshes.
-    m.set_token_ttl(42);
+    // 4 s tokens: short-lived, so fresh for half their life; the sidecar rewrites every 2 s.
+    m.set_token_ttl(4);
     let jwt = jwt_file("watch");
     let out = temp_dir("watch-out").join("token");
     let mut child = cmd(&m, &jwt)
@@ -149,7 +149,7 @@ fn write_watch_rewrites_before_expiry_and_stops_on_sigterm() {
 #[test]
 fn write_watch_keeps_the_last_good_file_when_the_exchange_fails() {
     let m = MockServer::start();
-    m.set_token_ttl(42);
+    m.set_token_ttl(4);
     let jwt = jwt_file("watch-fail");
     let out = temp_dir("watch-fail-out").join("token");
     let mut child = cmd(&m, &jwt)
@@ -165,7 +165,7 @@ fn write_watch_keeps_the_last_good_file_when_the_exchange_fails() {
     let good = std::fs::read_to_string(&out).unwrap();
     // From now on the server refuses: the file must keep the last good token.
     m.set_policy("https://other-issuer", mock::AUDIENCE, mock::SUBJECT);
-    // The 42 s token is due for refresh 2 s after it was obtained; wait past a failed refresh.
+    // The 4 s token is due for refresh 2 s after it was obtained; wait past a failed refresh.
     std::thread::sleep(Duration::from_millis(3500));
     assert_eq!(std::fs::read_to_string(&out).unwrap(), good);
     let log = stop(&mut child);

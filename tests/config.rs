@@ -179,3 +179,79 @@ fn bad_numbers_and_ca_files_name_their_variable() {
         "{err}"
     );
 }
+
+/// Warnings the library emitted in this test process (the hook is process-wide).
+fn warnings() -> &'static std::sync::Mutex<Vec<String>> {
+    static W: std::sync::OnceLock<std::sync::Mutex<Vec<String>>> = std::sync::OnceLock::new();
+    W.get_or_init(|| {
+        dbtoken::set_warning_hook(|w| warnings().lock().unwrap().push(w.to_string()));
+        std::sync::Mutex::new(Vec::new())
+    })
+}
+
+#[test]
+fn a_missing_config_file_is_skipped_with_a_warning_as_the_sdks_do() {
+    let m = MockServer::start();
+    let (cfg, _) = file_oidc(&m, "missing-cfg");
+    let _ = warnings();
+    let missing = temp_dir("missing-cfg").join("no-such-databrickscfg");
+    let cfg = cfg.env("DATABRICKS_CONFIG_FILE", missing.to_str().unwrap());
+    let r = cfg.resolve().unwrap();
+    assert_eq!(r.get("host"), Some(m.url().as_str()));
+    let client = Client::from_resolved(&r).unwrap();
+    assert!(m.is_issued(client.token().unwrap().access_token()));
+    let said: Vec<String> = warnings()
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|w| w.contains(missing.to_str().unwrap()))
+        .cloned()
+        .collect();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].contains("DATABRICKS_CONFIG_FILE"), "{said:?}");
+    assert!(said[0].contains("does not exist"), "{said:?}");
+}
+
+#[test]
+fn a_profile_asked_for_in_a_missing_config_file_stays_an_error() {
+    let missing = temp_dir("missing-cfg-profile").join("databrickscfg");
+    for (var, value) in [
+        ("DATABRICKS_CONFIG_PROFILE", "prod"),
+        ("DATABRICKS_CONFIG_PROFILE", "DEFAULT"),
+    ] {
+        let err = Config::isolated()
+            .env("DATABRICKS_HOST", "https://h")
+            .env("DATABRICKS_TOKEN", "x")
+            .env("DATABRICKS_CONFIG_FILE", missing.to_str().unwrap())
+            .env(var, value)
+            .resolve()
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        let text = err.to_string();
+        assert!(text.contains(&format!("'{value}'")), "{text}");
+        assert!(text.contains(var), "{text}");
+        assert!(text.contains(missing.to_str().unwrap()), "{text}");
+        assert!(text.contains("does not exist"), "{text}");
+    }
+    // Set through the API (the CLI's --profile) too.
+    let err = Config::isolated()
+        .env("DATABRICKS_CONFIG_FILE", missing.to_str().unwrap())
+        .with("profile", "prod")
+        .unwrap()
+        .resolve()
+        .unwrap_err();
+    assert!(err.to_string().contains("'prod'"), "{err}");
+}
+
+#[test]
+fn a_config_file_that_exists_but_cannot_be_read_stays_an_error() {
+    // A directory where the file should be: not "missing", so not skipped.
+    let dir = temp_dir("cfg-is-dir");
+    let err = Config::isolated()
+        .env("DATABRICKS_CONFIG_FILE", dir.to_str().unwrap())
+        .resolve()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert!(err.to_string().contains(dir.to_str().unwrap()), "{err}");
+    assert!(err.to_string().contains("DATABRICKS_CONFIG_FILE"), "{err}");
+}

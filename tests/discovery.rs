@@ -12,10 +12,11 @@ const TOKEN_PATH: &str = "/oidc/v1/token";
 #[test]
 fn databricks_config_then_oauth_document_then_cached() {
     let m = MockServer::start();
-    m.set_token_ttl(1); // shorter than the 40 s margin: every token() call exchanges again
+    m.set_token_ttl(1); // a 1 s token is fresh for 0.5 s: the second call exchanges again
     let (cfg, _f) = file_oidc(&m, "disc");
     let client = Client::new(cfg).unwrap();
     client.token().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(600));
     client.token().unwrap();
     assert_eq!(m.count(WELL_KNOWN), 1);
     assert_eq!(m.count(OAUTH_DOC), 1);
