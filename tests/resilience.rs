@@ -252,3 +252,53 @@ fn no_secret_in_any_error_or_debug_text() {
         assert_no_secret(text, &[&jwt, payload, secret, &access]);
     }
 }
+
+#[test]
+fn the_retry_deadline_bounds_discovery_and_exchange_together() {
+    let m = MockServer::start();
+    // Every discovery document and the token endpoint stall for 20 s; one request may take
+    // 30 s, but the whole acquisition has 2 s (retry_timeout_seconds).
+    for path in [
+        "/.well-known/databricks-config",
+        "/oidc/.well-known/oauth-authorization-server",
+        TOKEN_PATH,
+    ] {
+        m.fault(path, Fault::delay(Duration::from_secs(20)).times(10));
+    }
+    let c = client(
+        &m,
+        "deadline-all",
+        &[
+            ("DATABRICKS_HTTP_TIMEOUT_SECONDS", "30"),
+            ("DATABRICKS_RETRY_TIMEOUT_SECONDS", "2"),
+        ],
+    );
+    let start = Instant::now();
+    let err = c.token().unwrap_err();
+    let took = start.elapsed();
+    assert_eq!(err.kind(), ErrorKind::Transient);
+    assert!(err.to_string().contains("retry_timeout_seconds"), "{err}");
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+}
+
+#[test]
+fn short_lived_tokens_are_served_for_half_their_life_without_a_storm() {
+    let m = MockServer::start();
+    m.set_token_ttl(30); // under the 40 s margin
+    let c = client(&m, "short-lived", &[]);
+    let first = c.token().unwrap();
+    for _ in 0..1000 {
+        assert_eq!(c.token().unwrap().access_token(), first.access_token());
+    }
+    assert_eq!(m.count(TOKEN_PATH), 1, "one exchange, not one per call");
+    // Due again after half its life: not at once (no refresh-every-second), not past expiry.
+    let ahead = first
+        .refresh_at()
+        .unwrap()
+        .duration_since(std::time::SystemTime::now())
+        .unwrap();
+    assert!(
+        ahead > Duration::from_secs(13) && ahead <= Duration::from_secs(15),
+        "{ahead:?}"
+    );
+}
