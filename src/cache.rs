@@ -229,7 +229,7 @@ impl Cache {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .failures += 1;
-                st.failures += 1;
+                st.failures = st.failures.saturating_add(1);
                 let t = now();
                 let wait = FIRST_BACKOFF
                     .saturating_mul(1 << (st.failures - 1).min(6))
