@@ -1,13 +1,14 @@
 /* JNI shim: dev.dbtoken.DbToken's native methods over the dbtoken C ABI (dbtoken.h).
- * Linked with libdbtoken.a into one libdbtoken_jni.so, so a JVM loads a single library. */
+ * Linked with libdbtoken.a into one libdbtoken_jni.so, so a JVM loads a single library
+ * (bindings/java/build-native.sh; jni.map keeps only the JNI entry points exported). */
 #include <jni.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dbtoken.h"
 
-static jclass token_class, exception_class, stats_class;
-static jmethodID token_ctor, exception_ctor, stats_ctor;
+static jclass token_class, cached_class, exception_class, stats_class;
+static jmethodID token_ctor, cached_ctor, exception_ctor, stats_ctor;
 static jstring bearer; /* the usual token type, made once */
 
 JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved) {
@@ -19,19 +20,22 @@ JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved) {
     jclass t = (*env)->FindClass(env, "dev/dbtoken/Token");
     jclass e = (*env)->FindClass(env, "dev/dbtoken/DbTokenException");
     jclass s = (*env)->FindClass(env, "dev/dbtoken/Stats");
-    if (t == NULL || e == NULL || s == NULL) {
+    jclass c = (*env)->FindClass(env, "dev/dbtoken/CachedToken");
+    if (t == NULL || e == NULL || s == NULL || c == NULL) {
         return JNI_ERR;
     }
     token_class = (*env)->NewGlobalRef(env, t);
     exception_class = (*env)->NewGlobalRef(env, e);
     stats_class = (*env)->NewGlobalRef(env, s);
+    cached_class = (*env)->NewGlobalRef(env, c);
     token_ctor = (*env)->GetMethodID(env, t, "<init>", "(Ljava/lang/String;Ljava/lang/String;J)V");
     exception_ctor = (*env)->GetMethodID(env, e, "<init>",
                                          "(ILjava/lang/String;ILjava/lang/String;Ljava/lang/String;)V");
     stats_ctor = (*env)->GetMethodID(env, s, "<init>", "(JJ)V");
+    cached_ctor = (*env)->GetMethodID(env, c, "<init>", "(Ldev/dbtoken/Token;J)V");
     jstring b = (*env)->NewStringUTF(env, "Bearer");
     bearer = b != NULL ? (*env)->NewGlobalRef(env, b) : NULL;
-    if (token_ctor == NULL || exception_ctor == NULL || stats_ctor == NULL || bearer == NULL) {
+    if (token_ctor == NULL || cached_ctor == NULL || exception_ctor == NULL || stats_ctor == NULL || bearer == NULL) {
         return JNI_ERR;
     }
     return JNI_VERSION_1_8;
@@ -115,19 +119,26 @@ JNIEXPORT jobject JNICALL Java_dev_dbtoken_DbToken_nativeToken(JNIEnv *env, jcla
         }
         st = dbtoken_client_token(client, buf, len + 1, &len, &info, &err);
     }
-    jobject token = NULL;
+    jobject cached = NULL;
     if (st == DBTOKEN_STATUS_OK) {
         /* Access tokens are ASCII, so modified UTF-8 is the same bytes. */
         jstring type = strcmp(info.token_type, "Bearer") == 0 ? bearer : utf(env, info.token_type);
-        token = (*env)->NewObject(env, token_class, token_ctor, utf(env, buf), type, (jlong)info.expires_on);
+        jstring value = utf(env, buf);
         memset(buf, 0, len);
+        jobject token = value == NULL ? NULL
+                                      : (*env)->NewObject(env, token_class, token_ctor, value, type,
+                                                          (jlong)info.expires_on);
+        /* The token with the library's refresh-ahead time: Java serves it from memory until then. */
+        if (token != NULL) {
+            cached = (*env)->NewObject(env, cached_class, cached_ctor, token, (jlong)info.refresh_at);
+        }
     } else {
         throw_error(env, st, err);
     }
     if (buf != stack) {
         free(buf);
     }
-    return token;
+    return cached;
 }
 
 JNIEXPORT jobject JNICALL Java_dev_dbtoken_DbToken_nativeStats(JNIEnv *env, jclass cls, jlong handle) {
