@@ -24,11 +24,10 @@ if [ -z "$staticlib" ]; then
     staticlib="$root/target/release/libdbtoken.a"
 fi
 [ -f "$staticlib" ] || { echo "build-native.sh: $staticlib does not exist" >&2; exit 1; }
-if [ "$arch" = "$(uname -m)" ]; then
-    cc=${CC:-cc} strip=strip
-else
-    cc=$arch-linux-gnu-gcc strip=$arch-linux-gnu-strip
-fi
+# shellcheck source=scripts/dist/common.sh
+source "$root/scripts/dist/common.sh" # strip_tool
+strip=$(strip_tool "$arch")
+if [ "$arch" = "$(uname -m)" ]; then cc=${CC:-cc}; else cc=$arch-linux-gnu-gcc; fi
 command -v "$cc" >/dev/null || { echo "build-native.sh: no C compiler '$cc' for $arch" >&2; exit 1; }
 java_home=${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")}
 [ -f "$java_home/include/jni.h" ] || { echo "build-native.sh: no jni.h under JAVA_HOME=$java_home (a JDK is needed)" >&2; exit 1; }
