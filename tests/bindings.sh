@@ -61,10 +61,15 @@ run_java() {
     echo "== Java: mvn verify (unit tests; then against the mock on the jars: natives from the jar, the real databricks-sdk-java)"
     (cd bindings/java && mvn -B -ntp -Dstyle.color=never verify -DitArgLine="$trust" |
         grep -E 'Tests run:|BUILD|ERROR|FAIL')
-    echo "== Java: against the mock, loaded from -Ddbtoken.library.path, then from java.library.path"
-    for how in "-Ddbtoken.library.path=$PWD/$native/libdbtoken_jni.so" "-Djava.library.path=$PWD/$native"; do
-        (cd bindings/java/dbtoken && mvn -B -ntp -Dstyle.color=never failsafe:integration-test failsafe:verify \
-            -Dit.test=DbTokenIT -DitArgLine="$how" | grep -E 'Tests run:|BUILD|ERROR|FAIL')
+    echo "== Java: against the mock, loaded from DBTOKEN_JNI_LIBRARY (over java.library.path), then"
+    echo "   -Ddbtoken.library.path (over a wrong DBTOKEN_JNI_LIBRARY), then java.library.path"
+    local lib="$PWD/$native/libdbtoken_jni.so"
+    for how in "DBTOKEN_JNI_LIBRARY=$lib|-Djava.library.path=$PWD/$native" \
+        "DBTOKEN_JNI_LIBRARY=/nonexistent/libdbtoken_jni.so|-Ddbtoken.library.path=$lib" \
+        "DBTOKEN_JNI_LIBRARY=|-Djava.library.path=$PWD/$native"; do
+        (cd bindings/java/dbtoken && env "${how%%|*}" mvn -B -ntp -Dstyle.color=never \
+            failsafe:integration-test failsafe:verify -Dit.test=DbTokenIT -DitArgLine="${how#*|}" |
+            grep -E 'Tests run:|BUILD|ERROR|FAIL')
     done
     echo "== Java: JMH, a short run (bench/bindings.sh runs the long one)"
     (cd bindings/java && mvn -B -ntp -q -Dstyle.color=never -Pbench -pl bench -am verify -DskipTests \

@@ -40,6 +40,8 @@ class DbTokenIT {
                 .anyMatch(d -> !d.isEmpty() && Files.isRegularFile(Path.of(d, "libdbtoken_jni.so")));
         if (System.getProperty("dbtoken.library.path") != null) {
             assertTrue(from.startsWith("-Ddbtoken.library.path: "), from);
+        } else if (!System.getenv().getOrDefault("DBTOKEN_JNI_LIBRARY", "").isEmpty()) { // empty = unset
+            assertTrue(from.startsWith("DBTOKEN_JNI_LIBRARY: "), from);
         } else if (inLibraryPath) {
             assertTrue(from.startsWith("java.library.path: "), from);
         } else {
