@@ -19,8 +19,7 @@ build_and_start_mock "$work"
     "$work/ffi_bench"
     echo "--- Go (go test -bench, -benchmem)"
     (cd examples/go && go test -run '^$' -bench . -benchmem -benchtime 2000000x | grep -E '^Benchmark')
-    echo "--- Java (JNI, TokenBench)"
-    examples/jni/build-native.sh >/dev/null
-    (cd examples/jni && mvn -q -B -ntp test-compile >/dev/null &&
-        java -Djava.library.path=target/native -cp target/classes:target/test-classes dev.dbtoken.TokenBench)
+    echo "--- Java (JMH: bindings/java/bench; the natives load from the jar)"
+    (cd bindings/java && mvn -B -ntp -q -Dstyle.color=never -Pbench -pl bench -am verify -DskipTests \
+        -Djmh.args="${JMH_ARGS:--f 1 -wi 3 -w 1s -i 5 -r 1s}" | grep -E '^(Benchmark|TokenBench|ClockBench)')
 } | tee "$out"

@@ -2,7 +2,8 @@
 # Every test of the project: the README's test command (`bash tests/all.sh`).
 # Rust unit and integration tests (HTTPS against the loopback mock), a process-level smoke
 # test of the CLI against the dbtoken-mock binary, then the C (ASan+UBSan, valgrind), Go
-# (-race) and Java (JUnit) suites against that binary, the static binary in an empty root, and
+# (-race) and Java (JUnit, the databricks-sdk-java adapter) suites against that binary, a Maven
+# project outside the repository using the dist jars, the static binary in an empty root, and
 # the real Databricks SDKs against `dbtoken serve`. Any failure stops it with a non-zero exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,10 +37,13 @@ cargo build --quiet --release -p dbtoken-mock
 echo "== C, Go and Java bindings"
 bash tests/bindings.sh c go java
 
+echo "== a JVM user outside the repository: jars from target/dist/java by Maven coordinates"
+bash tests/dist/java.sh
+
 echo "== the static binary in an empty root"
 bash tests/static.sh
 
 echo "== real Databricks SDKs (Python, Go) against dbtoken serve"
 bash tests/sdk/run.sh
 
-echo "all: 5 passed, 0 failed"
+echo "all: 6 passed, 0 failed"

@@ -52,13 +52,28 @@ run_go() {
 run_java() {
     need javac
     need mvn
-    echo "== Java: JNI shim"
-    examples/jni/build-native.sh
-    echo "== Java: mvn test (java.library.path)"
-    (cd examples/jni && mvn -B -ntp -Dstyle.color=never test | grep -E 'Tests run|BUILD|ERROR')
-    echo "== Java: mvn test (explicit library path)"
-    (cd examples/jni && mvn -B -ntp -Dstyle.color=never test \
-        -Djni.argLine="-Ddbtoken.library.path=$PWD/target/native/libdbtoken_jni.so" | grep -E 'Tests run|BUILD|ERROR')
+    need keytool
+    # The SDK's HTTP client trusts the JVM's default trust store: one holding the mock's CA.
+    keytool -importcert -noprompt -alias dbtoken-mock-ca -file "$SSL_CERT_FILE" -storetype PKCS12 \
+        -keystore "$work/truststore.p12" -storepass changeit >/dev/null
+    local trust="-Djavax.net.ssl.trustStore=$work/truststore.p12 -Djavax.net.ssl.trustStorePassword=changeit"
+    local native=bindings/java/dbtoken/target/native/META-INF/native/linux-$(uname -m)
+    echo "== Java: mvn verify (unit tests; then against the mock on the jars: natives from the jar, the real databricks-sdk-java)"
+    (cd bindings/java && mvn -B -ntp -Dstyle.color=never verify -DitArgLine="$trust" |
+        grep -E 'Tests run:|BUILD|ERROR|FAIL')
+    echo "== Java: against the mock, loaded from DBTOKEN_JNI_LIBRARY (over java.library.path), then"
+    echo "   -Ddbtoken.library.path (over a wrong DBTOKEN_JNI_LIBRARY), then java.library.path"
+    local lib="$PWD/$native/libdbtoken_jni.so"
+    for how in "DBTOKEN_JNI_LIBRARY=$lib|-Djava.library.path=$PWD/$native" \
+        "DBTOKEN_JNI_LIBRARY=/nonexistent/libdbtoken_jni.so|-Ddbtoken.library.path=$lib" \
+        "DBTOKEN_JNI_LIBRARY=|-Djava.library.path=$PWD/$native"; do
+        (cd bindings/java/dbtoken && env "${how%%|*}" mvn -B -ntp -Dstyle.color=never \
+            failsafe:integration-test failsafe:verify -Dit.test=DbTokenIT -DitArgLine="${how#*|}" |
+            grep -E 'Tests run:|BUILD|ERROR|FAIL')
+    done
+    echo "== Java: JMH, a short run (bench/bindings.sh runs the long one)"
+    (cd bindings/java && mvn -B -ntp -q -Dstyle.color=never -Pbench -pl bench -am verify -DskipTests \
+        -Djmh.args="-f 1 -wi 1 -w 300ms -i 1 -r 500ms TokenBench" | grep -E '^(Benchmark|TokenBench)')
     passed=$((passed + 1))
 }
 

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Build the JNI library: the shim (dbtoken/src/main/c/dbtoken_jni.c) linked with libdbtoken.a
+# into one self-contained libdbtoken_jni.so, stripped, exporting only the JNI entry points.
+#   build-native.sh --out DIR [--arch ARCH] [--staticlib PATH/libdbtoken.a]
+# writes DIR/META-INF/native/linux-ARCH/libdbtoken_jni.so (the layout inside the jar).
+# Defaults: this machine's architecture and the repository's target/release/libdbtoken.a
+# (built here with cargo when missing or out of date); scripts/dist/java.sh passes the
+# per-architecture archives of scripts/dist/common.sh instead.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+out="" arch=$(uname -m) staticlib=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --out) out=$2; shift 2 ;;
+        --arch) arch=$2; shift 2 ;;
+        --staticlib) staticlib=$2; shift 2 ;;
+        *) echo "build-native.sh: unknown argument '$1' (--out DIR, --arch ARCH, --staticlib PATH)" >&2; exit 2 ;;
+    esac
+done
+[ -n "$out" ] || { echo "build-native.sh: --out DIR is required" >&2; exit 2; }
+if [ -z "$staticlib" ]; then
+    (cd "$root" && cargo build --quiet --release --lib -p dbtoken)
+    staticlib="$root/target/release/libdbtoken.a"
+fi
+[ -f "$staticlib" ] || { echo "build-native.sh: $staticlib does not exist" >&2; exit 1; }
+# shellcheck source=scripts/dist/common.sh
+source "$root/scripts/dist/common.sh" # strip_tool
+strip=$(strip_tool "$arch")
+if [ "$arch" = "$(uname -m)" ]; then cc=${CC:-cc}; else cc=$arch-linux-gnu-gcc; fi
+command -v "$cc" >/dev/null || { echo "build-native.sh: no C compiler '$cc' for $arch" >&2; exit 1; }
+java_home=${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")}
+[ -f "$java_home/include/jni.h" ] || { echo "build-native.sh: no jni.h under JAVA_HOME=$java_home (a JDK is needed)" >&2; exit 1; }
+dir="$out/META-INF/native/linux-$arch"
+mkdir -p "$dir"
+lib="$dir/libdbtoken_jni.so"
+# The version script keeps every symbol but the JNI entry points local (libdbtoken.a's
+# dbtoken_* and Rust's own included), so two copies of dbtoken in one process cannot clash.
+"$cc" -std=c11 -Wall -Wextra -Werror -pedantic -O2 -fPIC -shared \
+    -I"$java_home/include" -I"$java_home/include/linux" -I"$root/include" \
+    -o "$lib" "$here/dbtoken/src/main/c/dbtoken_jni.c" "$staticlib" \
+    -Wl,--version-script="$here/dbtoken/src/main/c/jni.map" -Wl,--exclude-libs,ALL -Wl,-z,defs \
+    -Wl,--gc-sections -Wl,-O1 -lpthread -ldl -lm -lrt -lutil -lgcc_s -lc
+"$strip" --strip-all "$lib"
+others=$(nm -D --defined-only "$lib" | awk '{print $3}' | grep -v -E '^(Java_dev_dbtoken_|JNI_OnLoad$|JNI_OnUnload$)' || true)
+[ -z "$others" ] || { echo "build-native.sh: unexpected exports in $lib: $others" >&2; exit 1; }
+echo "build-native.sh: $lib ($(stat -c %s "$lib") bytes)" >&2
