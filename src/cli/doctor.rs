@@ -420,9 +420,13 @@ fn translate(
             format!(
                 "fix: set the policy's issuer to exactly '{iss}' if Databricks can fetch it (see issuer; for AKS: az aks show --query oidcIssuerProfile.issuerUrl)"
             )
+        } else if d.contains("audience") && aud.contains("kubernetes.default.svc") {
+            format!(
+                "fix: the token's aud '{aud}' is the API server's (the pod's default token): project a token with audience '{account}', the policy's default audience (see 'projected token'); do not add the API server's audience to the policy"
+            )
         } else if d.contains("audience") {
             format!(
-                "fix: the token's aud is '{aud}'; add it to the policy's audiences, or project the token with audience '{account}' (the default policy audience is the account id)"
+                "fix: the token's aud is '{aud}': project the token with audience '{account}', the policy's default audience (see 'projected token'), or add '{aud}' to the policy's audiences"
             )
         } else if d.contains("subject") {
             format!(
