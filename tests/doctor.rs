@@ -431,3 +431,51 @@ fn an_untrusted_certificate_says_what_to_do() {
     );
     assert!(!text.contains("check the host URL"), "{text}");
 }
+
+#[test]
+fn entra_workload_identity_gets_the_issuer_checks_and_its_credential_command() {
+    let m = MockServer::start();
+    m.set_policy(&m.issuer_url(), mock::AUDIENCE, mock::SUBJECT);
+    let mut c = claims(&m.issuer_url());
+    c["aud"] = json!([mock::AZURE_AUDIENCE]);
+    let f = token_file("entra", &m.signed_jwt(Alg::RS256, &c));
+    let o = Command::new(env!("CARGO_BIN_EXE_dbtoken"))
+        .env_clear()
+        .env("HOME", temp_dir("doctor-home"))
+        .env("DATABRICKS_HOST", m.url())
+        .env("SSL_CERT_FILE", m.ca_path())
+        .env(
+            "DATABRICKS_AZURE_RESOURCE_ID",
+            "/subscriptions/x/resourceGroups/y/providers/Microsoft.Databricks/workspaces/z",
+        )
+        .env("AZURE_FEDERATED_TOKEN_FILE", &f)
+        .env("AZURE_CLIENT_ID", mock::AZURE_CLIENT_ID)
+        .env("AZURE_TENANT_ID", mock::AZURE_TENANT_ID)
+        .env("AZURE_AUTHORITY_HOST", format!("{}/", m.url()))
+        .args(["doctor", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["auth_types"]["chosen"], "azure-workload-identity");
+    assert_eq!(verdict(&v, "signature"), "ok", "{v}");
+    let cmd = v["federation_policy_for_this_token"]["entra_federated_credential"]
+        .as_str()
+        .unwrap();
+    assert!(
+        cmd.starts_with("az identity federated-credential create"),
+        "{cmd}"
+    );
+    assert!(
+        cmd.contains(&format!("--subject {}", mock::SUBJECT)),
+        "{cmd}"
+    );
+    assert!(
+        cmd.contains("--audience api://AzureADTokenExchange"),
+        "{cmd}"
+    );
+    assert_eq!(
+        v["federation_policy_for_this_token"]["audience"],
+        Value::Null
+    );
+}
