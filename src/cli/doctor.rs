@@ -490,8 +490,8 @@ fn account_id(
 
 /// What to do when a server's certificate is not trusted.
 fn tls_fix(error: &str) -> Option<String> {
-    let e = error.to_ascii_lowercase();
-    (e.contains("tls") || e.contains("certificate")).then(|| {
+    // Upper-case "TLS" (as transport errors say it), so a host named tls.… does not match.
+    (error.contains("TLS") || error.to_ascii_lowercase().contains("certificate")).then(|| {
         "fix: the server's TLS certificate is not trusted here. If a TLS-inspecting proxy or a private CA signs it, set SSL_CERT_FILE or DATABRICKS_CA_BUNDLE (ca_bundle) to that CA's PEM file; otherwise check the host name".to_string()
     })
 }

@@ -182,3 +182,34 @@ volumes:
         quote::yaml(aud)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_projected_volume_is_mounted_where_the_token_is_read() {
+        let file = |p: &str| TokenSource::File {
+            path: p.into(),
+            var: "DATABRICKS_OIDC_TOKEN_FILEPATH".into(),
+        };
+        let y = projected_volume(Some(&file("/var/run/secrets/db/tok")), "acct");
+        assert!(y.contains("mountPath: \"/var/run/secrets/db\""), "{y}");
+        assert!(
+            y.contains("path: \"tok\"") && y.contains("audience: \"acct\""),
+            "{y}"
+        );
+        // The pod's default token is the API server's: a separate mount is advised.
+        let sa = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+        let y = projected_volume(Some(&file(sa)), "acct");
+        assert!(
+            y.contains("value: \"/var/run/secrets/databricks/token\""),
+            "{y}"
+        );
+        let y = projected_volume(None, "acct");
+        assert!(
+            y.contains("mountPath: \"/var/run/secrets/databricks\""),
+            "{y}"
+        );
+    }
+}
