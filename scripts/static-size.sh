@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build the static dbtoken for scratch images and check its size budget (2.0 MB = 2,000,000 bytes).
+# Build the static dbtoken for scratch images and check its size budget (2.05 MB = 2,050,000 bytes;
+# 2.0 MB until doctor's issuer checks added 40,960 bytes).
 #   scripts/static-size.sh        prints the path and size; exits 1 over budget
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +10,7 @@ command -v musl-gcc >/dev/null || { echo "static-size: musl-gcc missing (apt-get
 cargo build --quiet --profile dist --target "$target" --bin dbtoken
 bin="target/$target/dist/dbtoken"
 bytes=$(stat -c %s "$bin")
-budget=2000000
+budget=2050000
 kind=$(file -b "$bin" | grep -o 'static-pie linked' || true)
 [ -n "$kind" ] || { echo "static-size: $bin is not static-pie: $(file -b "$bin")" >&2; exit 1; }
 printf '%s: %d bytes (%.2f MB, %.2f MiB), %s; budget %d bytes\n' "$bin" "$bytes" \

@@ -377,10 +377,22 @@ fn doctor_explains_and_prints_the_matching_policy() {
         &format!("sub                    {}", mock::SUBJECT),
         "databricks account service-principal-federation-policy create <SP_NUMERIC_ID> --json",
         "resource \"databricks_service_principal_federation_policy\"",
-        "no problem found",
+        "result                 ok",
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }
+    // The mock's default issuer is a reserved .test name: the only problem doctor finds is
+    // that Databricks could never fetch its keys (tests/doctor.rs covers the issuer checks).
+    let verdict = text.split("== verdict\n").nth(1).unwrap();
+    assert_eq!(
+        verdict.lines().filter(|l| l.starts_with("  - ")).count(),
+        1,
+        "{verdict}"
+    );
+    assert!(
+        verdict.contains("issuer reachable: oidc.mock.dbtoken.test is a reserved name"),
+        "{verdict}"
+    );
     let jwt_text = std::fs::read_to_string(&jwt).unwrap();
     assert_no_secret(&text, &[jwt_text.trim()]);
     assert!(!text.contains("dbmock-"), "doctor printed an access token");
@@ -415,7 +427,11 @@ fn doctor_json_and_a_refusal_with_its_fix() {
         .as_str()
         .unwrap();
     let policy: serde_json::Value = serde_json::from_str(policy).unwrap();
-    assert_eq!(policy["oidc_policy"]["issuer"], mock::ISSUER);
+    // An issuer Databricks cannot reach is not printed as if it could work.
+    assert_eq!(
+        policy["oidc_policy"]["issuer"],
+        "<the cluster's public issuer URL>"
+    );
     assert_eq!(policy["oidc_policy"]["subject"], mock::SUBJECT);
     assert_eq!(policy["oidc_policy"]["audiences"][0], mock::AUDIENCE);
 }

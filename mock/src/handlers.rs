@@ -148,6 +148,11 @@ fn route(shared: &Shared, req: &Request) -> Response {
     let segs: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
     let method = req.method.as_str();
     let want = |m: &str| method == m;
+    if want("GET")
+        && let Some(resp) = crate::issuer::route(&shared.issuer_keys, req, &base)
+    {
+        return resp;
+    }
 
     match segs.as_slice() {
         [".well-known", "databricks-config"] => {
@@ -433,6 +438,16 @@ fn token_exchange(shared: &Shared, req: &Request, config: &Config, form: &Form) 
         Ok(c) => c,
         Err(why) => return bad(&format!("The subject token {why}")),
     };
+    let ours = format!(
+        "https://{}{}",
+        host(shared, req),
+        crate::issuer::ISSUER_PATH
+    );
+    if str_claim(&claims, "iss") == ours
+        && let Err(why) = shared.issuer_keys.verify(subject_token)
+    {
+        return bad(&format!("The subject token {why}"));
+    }
     if let Err(msg) = check_policy(config, &claims) {
         return bad(&msg);
     }

@@ -156,3 +156,21 @@ fn token_endpoint_from(
         _ => None,
     }
 }
+
+/// The Databricks account id that `{host}/.well-known/databricks-config` publishes (one GET,
+/// no retries, bounded by `http_timeout_seconds`), for diagnostics such as `doctor`'s default
+/// policy audience. `Ok(None)` when the document answers without one.
+pub fn databricks_account_id(cfg: &crate::config::Resolved, host: &str) -> Result<Option<String>> {
+    let url = format!(
+        "{}/.well-known/databricks-config",
+        host.trim_end_matches('/')
+    );
+    let reply = Http::new(cfg)?.get(&url)?;
+    if reply.status != 200 {
+        return Ok(None);
+    }
+    Ok(match miniserde::json::from_str::<Value>(&reply.body) {
+        Ok(Value::Object(o)) => string(&o, "account_id"),
+        _ => None,
+    })
+}
