@@ -9,7 +9,6 @@
 //! `doctor` may simply be offline.
 
 use std::net::IpAddr;
-use std::time::Instant;
 
 use miniserde::json::Value;
 
@@ -298,16 +297,11 @@ fn fetch_keys(
         Ok(h) => h,
         Err(e) => return not_checked(r, "discovery", e.to_string()),
     };
-    let deadline = Instant::now() + cfg.seconds("retry_timeout_seconds", 60).unwrap_or_default();
+    // One retry_timeout_seconds budget for every request of these checks.
+    let deadline = http.deadline();
     let get = |url: &str| -> Result<String, (Verdict, String)> {
-        if Instant::now() >= deadline {
-            return Err((
-                Verdict::NotChecked,
-                "the retry_timeout_seconds deadline passed".into(),
-            ));
-        }
         let reply = http
-            .get(url)
+            .get(url, &deadline)
             .map_err(|e| (Verdict::NotChecked, e.to_string()))?;
         match reply.status {
             200 => Ok(reply.body),

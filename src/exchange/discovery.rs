@@ -165,7 +165,8 @@ pub fn databricks_account_id(cfg: &crate::config::Resolved, host: &str) -> Resul
         "{}/.well-known/databricks-config",
         host.trim_end_matches('/')
     );
-    let reply = Http::new(cfg)?.get(&url)?;
+    let http = Http::new(cfg)?;
+    let reply = http.get(&url, &http.deadline())?;
     if reply.status != 200 {
         return Ok(None);
     }
