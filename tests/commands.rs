@@ -826,3 +826,40 @@ fn serve_caps_connections_by_closing_the_oldest_idle_one() {
     assert!(last.read(&mut b).is_err(), "the newest was closed");
     stop(&mut child);
 }
+
+#[test]
+fn serve_answers_the_refreshed_token_after_refresh_at() {
+    let m = MockServer::start();
+    // 42 s tokens are due for refresh 2 s after they are obtained (40 s expiry margin).
+    m.set_token_ttl(42);
+    let jwt = jwt_file("serve-refresh");
+    let mut s = serve(&m, &jwt, &[]);
+    let host = m.url();
+    let ok = [
+        ("X-Databricks-Metadata-Version", "1"),
+        ("X-Databricks-Host", host.as_str()),
+    ];
+    let token = |body: &str| {
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        v["access_token"].as_str().unwrap().to_string()
+    };
+    let first = token(&get(s.port, "/token", &ok).1);
+    for _ in 0..10 {
+        assert_eq!(token(&get(s.port, "/token", &ok).1), first);
+    }
+    std::thread::sleep(Duration::from_millis(2500));
+    // The stale token may be served once while the refresh runs; then the new one.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut latest = first.clone();
+    while latest == first && Instant::now() < deadline {
+        latest = token(&get(s.port, "/token", &ok).1);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_ne!(
+        latest, first,
+        "serve kept answering the token past its refresh time"
+    );
+    assert!(m.is_issued(&latest));
+    assert_eq!(m.count("/oidc/v1/token"), 2);
+    stop(&mut s.child);
+}

@@ -13,6 +13,8 @@
 //! not reset by each byte), and their number is capped: beyond the cap the oldest connection
 //! waiting for a head is closed. Only the token itself, which may block on an exchange, is
 //! computed on the `--workers` threads; their answers come back through a channel and the pipe.
+//! The loop keeps the last token's reply until the token's `refresh_at` (while the library's
+//! cache would hand out that same token) and answers from it without a worker.
 //! A signal writes to the same pipe: the loop returns at once, without waiting for workers.
 
 mod request;
@@ -140,6 +142,7 @@ pub fn run(args: &Args) -> Result<Result<(), dbtoken::Error>, i32> {
         done,
         conns: HashMap::new(),
         next_id: 0,
+        fresh: None,
         cap,
         served: 0,
         policy_path: args.path.clone(),
@@ -222,7 +225,15 @@ struct Reply {
 }
 
 type Job = u64;
-type Done = (u64, Reply);
+/// A worker's reply for a connection, and the token's `refresh_at` when it was a token.
+type Done = (u64, Reply, Option<Fresh>);
+
+/// A token reply the loop may send again until `until` (`None`: no expiry, a PAT).
+#[derive(Clone)]
+struct Fresh {
+    until: Option<std::time::SystemTime>,
+    body: String,
+}
 
 /// `n` threads that answer token requests from the shared cache (the only step that may block).
 fn start_workers(
@@ -244,7 +255,8 @@ fn start_workers(
             loop {
                 let job = job_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
                 let Ok(id) = job else { return };
-                if done_tx.send((id, token_reply(&client))).is_err() {
+                let (reply, fresh) = token_reply(&client);
+                if done_tx.send((id, reply, fresh)).is_err() {
                     return;
                 }
                 wake.wake();
@@ -254,19 +266,24 @@ fn start_workers(
     (job_tx, done_rx)
 }
 
-fn token_reply(client: &dbtoken::Client) -> Reply {
+fn token_reply(client: &dbtoken::Client) -> (Reply, Option<Fresh>) {
     let before = client.stats();
     let reply = match client.token() {
-        Ok(t) => Reply {
-            status: 200,
-            body: token_json(&t, false),
-        },
+        Ok(t) => {
+            let body = token_json(&t, false);
+            let fresh = Fresh {
+                until: t.refresh_at(),
+                body: body.clone(),
+            };
+            (Reply { status: 200, body }, Some(fresh))
+        }
         Err(e) => {
             log_warn!("{e}");
-            json_error(&Refusal {
+            let r = json_error(&Refusal {
                 status: 503,
                 message: e.message().to_string(),
-            })
+            });
+            (r, None)
         }
     };
     let after = client.stats();
@@ -357,6 +374,8 @@ struct EventLoop {
     done: mpsc::Receiver<Done>,
     conns: HashMap<u64, Conn>,
     next_id: u64,
+    /// The last token reply, while its token is fresh.
+    fresh: Option<Fresh>,
     cap: usize,
     served: u64,
     policy_path: String,
@@ -412,7 +431,10 @@ impl EventLoop {
             if fds[0].revents != 0 {
                 self.wake.drain();
             }
-            while let Ok((id, reply)) = self.done.try_recv() {
+            while let Ok((id, reply, fresh)) = self.done.try_recv() {
+                if fresh.is_some() {
+                    self.fresh = fresh;
+                }
                 self.answered(id, reply);
             }
             for (pfd, id) in fds[2..].iter().zip(&ids) {
@@ -547,6 +569,14 @@ impl EventLoop {
                 c.buf.drain(..len.min(c.buf.len()));
                 match action {
                     Ok(Route::Token) => {
+                        let now = std::time::SystemTime::now();
+                        if let Some(f) = &self.fresh {
+                            if f.until.is_none_or(|u| now < u) {
+                                let body = f.body.clone();
+                                let reply = Reply { status: 200, body };
+                                return self.reply(id, c, reply, keep_alive);
+                            }
+                        }
                         c.state = State::Working { keep_alive };
                         if self.jobs.send(id).is_err() {
                             return Next::Close;
