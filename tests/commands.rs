@@ -574,7 +574,7 @@ fn signals_end_every_command_within_2s_even_mid_exchange() {
     while m.count("/oidc/v1/token") < children.len() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(m.count("/oidc/v1/token"), children.len());
+    assert!(m.count("/oidc/v1/token") >= children.len());
     for (name, child, sig, code) in &mut children {
         let t = Instant::now();
         if *sig == libc::SIGINT {

@@ -228,10 +228,11 @@ type Job = u64;
 /// A worker's reply for a connection, and the token's `refresh_at` when it was a token.
 type Done = (u64, Reply, Option<Fresh>);
 
-/// A token reply the loop may send again until `until` (`None`: no expiry, a PAT).
+/// A token reply the loop may send again until `until` (`None`: no expiry, a PAT). A
+/// monotonic instant, so a wall-clock jump cannot stretch it.
 #[derive(Clone)]
 struct Fresh {
-    until: Option<std::time::SystemTime>,
+    until: Option<Instant>,
     body: String,
 }
 
@@ -272,7 +273,14 @@ fn token_reply(client: &dbtoken::Client) -> (Reply, Option<Fresh>) {
         Ok(t) => {
             let body = token_json(&t, false);
             let fresh = Fresh {
-                until: t.refresh_at(),
+                until: t.refresh_at().map(|r| {
+                    // At most a day ahead: a server's huge lifetime cannot overflow Instant.
+                    let left = r
+                        .duration_since(std::time::SystemTime::now())
+                        .unwrap_or_default()
+                        .min(Duration::from_secs(86_400));
+                    Instant::now() + left
+                }),
                 body: body.clone(),
             };
             (Reply { status: 200, body }, Some(fresh))
@@ -569,7 +577,7 @@ impl EventLoop {
                 c.buf.drain(..len.min(c.buf.len()));
                 match action {
                     Ok(Route::Token) => {
-                        let now = std::time::SystemTime::now();
+                        let now = Instant::now();
                         if let Some(f) = &self.fresh {
                             if f.until.is_none_or(|u| now < u) {
                                 let body = f.body.clone();
