@@ -32,6 +32,8 @@ pub fn init(default: Level) {
         },
     };
     LEVEL.store(level as u8, Ordering::Relaxed);
+    // The library's warnings (a missing config file, a lifetime out of range) in this format.
+    dbtoken::set_warning_hook(|w| emit(Level::Warn, format_args!("{w}")));
 }
 
 pub fn enabled(level: Level) -> bool {
