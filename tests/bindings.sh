@@ -44,8 +44,9 @@ run_c() {
 
 run_go() {
     need go
-    echo "== Go: vet, test -race"
-    (cd examples/go && test -z "$(gofmt -l .)" && go vet ./... && go test -race -count=1 -v ./... 2>&1 | grep -E '^(--- |ok|FAIL|PASS)')
+    echo "== Go: vet, test -race (bindings/go, linking target/release with -tags dbtoken_dev)"
+    (cd bindings/go && test -z "$(gofmt -l .)" && go vet -tags dbtoken_dev ./... &&
+        go test -tags dbtoken_dev -race -count=1 -v ./... 2>&1 | grep -E '^(--- |ok|FAIL|PASS)')
     passed=$((passed + 1))
 }
 
