@@ -39,7 +39,10 @@ bash tests/bindings.sh c go java
 echo "== the static binary in an empty root"
 bash tests/static.sh
 
+echo "== the Go module from target/dist, outside the repository, without Rust; static in an empty root"
+bash tests/dist/go.sh
+
 echo "== real Databricks SDKs (Python, Go) against dbtoken serve"
 bash tests/sdk/run.sh
 
-echo "all: 5 passed, 0 failed"
+echo "all: 6 passed, 0 failed"
