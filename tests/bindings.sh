@@ -47,6 +47,9 @@ run_go() {
     echo "== Go: vet, test -race (bindings/go, linking target/release with -tags dbtoken_dev)"
     (cd bindings/go && test -z "$(gofmt -l .)" && go vet -tags dbtoken_dev ./... &&
         go test -tags dbtoken_dev -race -count=1 -v ./... 2>&1 | grep -E '^(--- |ok|FAIL|PASS)')
+    echo "== Go: sdkauth with the real databricks-sdk-go (workspace CurrentUser.Me, account client)"
+    (cd bindings/go/sdkauth && test -z "$(gofmt -l .)" && go vet -tags dbtoken_dev ./... &&
+        go test -tags dbtoken_dev -count=1 -v ./... 2>&1 | grep -E '^(--- |ok|FAIL|PASS)')
     passed=$((passed + 1))
 }
 
