@@ -7,6 +7,9 @@
 #   2. go mod vendor, then go build -mod=vendor with the proxy and module cache gone
 #   3. CC=musl-gcc go build -tags dbtoken_musl -ldflags '-linkmode external -extldflags -static'
 #      -> ldd: not a dynamic executable; run in an empty root (chroot, as tests/static.sh)
+#   4. a databricks-sdk-go program (SDK_GO_VERSION, newer than the adapter's minimum) with
+#      sdkauth from target/dist/go (a replace; SDK modules from the usual proxy and cache),
+#      whose CurrentUser.Me succeeds at the mock
 # Also prints the archive sizes and the size of each binary.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -18,6 +21,7 @@ cargo build --quiet --release -p dbtoken-mock
 repo=$PWD
 version=v$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 module=github.com/dbtoken/dbtoken/bindings/go
+SDK_GO_VERSION=v0.130.0
 
 work=$(mktemp -d)
 # shellcheck source=tests/mock-env.sh
@@ -129,6 +133,63 @@ echo "dist go: empty root: $(find "$root" -mindepth 1 | sed "s|$root||" | tr '\n
 check_token "static binary in an empty root" env -i DATABRICKS_HOST="$DBTOKEN_MOCK_URL" SSL_CERT_FILE=/ca.pem \
     DATABRICKS_OIDC_TOKEN_FILEPATH=/token HOME=/ "${enter[@]}" /app
 
+echo "== databricks-sdk-go $SDK_GO_VERSION with sdkauth (replace to target/dist/go)"
+sdkapp="$work/sdkapp"
+mkdir -p "$sdkapp"
+cat >"$sdkapp/main.go" <<'GO'
+// A user's SDK program: the workspace client authenticates through dbtoken.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/databricks/databricks-sdk-go"
+	dbtoken "github.com/dbtoken/dbtoken/bindings/go"
+	"github.com/dbtoken/dbtoken/bindings/go/sdkauth"
+)
+
+func main() {
+	c, err := dbtoken.FromEnv()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	defer c.Close()
+	w, err := databricks.NewWorkspaceClient(&databricks.Config{
+		Host: os.Getenv("DATABRICKS_HOST"), Credentials: sdkauth.Credentials(c)})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	me, err := w.CurrentUser.Me(context.Background())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println(me.UserName, w.Config.AuthType)
+}
+GO
+cat >"$sdkapp/go.mod" <<MOD
+module example.com/sdkapp
+
+go 1.21
+
+replace $module => $repo/target/dist/go
+
+replace $module/sdkauth => $repo/target/dist/go/sdkauth
+MOD
+(cd "$sdkapp" && env PATH="$user_path" GOTOOLCHAIN=local GOFLAGS=-buildvcs=false \
+    go get "$module/sdkauth@v0.0.0" "github.com/databricks/databricks-sdk-go@$SDK_GO_VERSION" >/dev/null 2>&1 &&
+    env PATH="$user_path" GOTOOLCHAIN=local GOFLAGS=-buildvcs=false go build -o "$work/sdkapp-bin" .) ||
+    { echo "dist go: the SDK program did not build" >&2; exit 1; }
+got=$(cd "$sdkapp" && env PATH="$user_path" go list -m -f '{{.Version}}' github.com/databricks/databricks-sdk-go)
+[ "$got" = "$SDK_GO_VERSION" ] || { echo "dist go: built with databricks-sdk-go $got, want $SDK_GO_VERSION" >&2; exit 1; }
+out=$("$work/sdkapp-bin")
+[ "$out" = "dbtoken-mock-sp dbtoken" ] || { echo "dist go: the SDK program printed '$out'" >&2; exit 1; }
+echo "dist go: databricks-sdk-go $SDK_GO_VERSION: CurrentUser.Me as dbtoken-mock-sp, auth type dbtoken"
+
 echo "== sizes"
 for f in target/dist/go/lib/*/*.a; do echo "  $f: $(size "$f") bytes"; done
 as_user go build -ldflags '-s -w' -o "$work/app-glibc-s" .
@@ -136,4 +197,4 @@ as_user env CC=musl-gcc go build -tags dbtoken_musl -ldflags '-s -w -linkmode ex
     -o "$work/app-static-s" .
 echo "  minimal program, glibc: $(size "$work/app-glibc") bytes ($(size "$work/app-glibc-s") with -s -w)"
 echo "  minimal program, static musl: $(size "$work/app-static") bytes ($(size "$work/app-static-s") with -s -w)"
-echo "dist go: 3 passed, 0 failed"
+echo "dist go: 4 passed, 0 failed"
