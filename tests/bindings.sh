@@ -56,6 +56,9 @@ run_go() {
     echo "== Go: sdkauth with the real databricks-sdk-go (workspace CurrentUser.Me, account client)"
     (cd bindings/go/sdkauth && test -z "$(gofmt -l .)" && go vet -tags dbtoken_dev ./... &&
         go test -tags dbtoken_dev -count=1 -v ./... 2>&1 | grep -E '^(--- |ok|FAIL|PASS)')
+    echo "== Go: sqlauth with the real databricks-sql-go (the connector's request carries the bearer)"
+    (cd bindings/go/sqlauth && test -z "$(gofmt -l .)" && go vet -tags dbtoken_dev ./... &&
+        go test -tags dbtoken_dev -count=1 -v ./... 2>&1 | grep -E '^(--- |ok|FAIL|PASS)')
     passed=$((passed + 1))
 }
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The Go module, ready to publish: target/dist/go/ is bindings/go (go.mod names the module
 # path) with the archives built from this commit in its platform directories, and
-# target/dist/goproxy/ is the same module (and the sdkauth adapter module) as a GOPROXY file
-# tree, so `GOPROXY=file://.../goproxy go get` works as it would from a proxy.
+# target/dist/goproxy/ is the same module (and the sdkauth, sqlauth adapter modules) as a
+# GOPROXY file tree, so `GOPROXY=file://.../goproxy go get` works as it would from a proxy.
 #   lib/linux_<goarch>/libdbtoken.a        glibc, debug info stripped
 #   lib/linux_<goarch>_musl/libdbtoken.a   musl, for static binaries (-tags dbtoken_musl),
 #   lib/linux_<goarch>_musl/libunwind.a    with the Rust musl target's own LLVM libunwind
@@ -41,8 +41,10 @@ for arch in $(dist_arches); do
     dist_log "go: linux/$ga: $(stat -c %s "$gnu/libdbtoken.a") bytes glibc, $(stat -c %s "$musl/libdbtoken.a") + $(stat -c %s "$musl/libunwind.a") bytes musl"
 done
 
-python3 "$DIST_ROOT/scripts/dist/go_proxy.py" "$proxy" "$out" "v$VERSION" >&2
-if [ -f "$out/sdkauth/go.mod" ]; then
-    python3 "$DIST_ROOT/scripts/dist/go_proxy.py" "$proxy" "$out/sdkauth" "v$VERSION" >&2
-fi
+# The module, then the adapter modules nested in it (sdkauth, sqlauth), each its own zip.
+for mod in "$out" "$out"/*/; do
+    if [ -f "$mod/go.mod" ]; then
+        python3 "$DIST_ROOT/scripts/dist/go_proxy.py" "$proxy" "$mod" "v$VERSION" >&2
+    fi
+done
 dist_log "go: module in $out, GOPROXY tree in $proxy (v$VERSION)"
