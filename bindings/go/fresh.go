@@ -51,7 +51,8 @@ func (f *freshToken) offer(tok Token, refreshAt int64) {
 	if cur := f.cur.Load(); cur != nil && cur.AccessToken == tok.AccessToken {
 		return // another goroutine kept this token already
 	}
-	kept := &tok
+	kept := new(Token) // allocated only when kept: tok itself stays on the caller's stack
+	*kept = tok
 	f.cur.Store(kept)
 	if f.timer != nil {
 		f.timer.Stop()

@@ -41,6 +41,14 @@ for arch in $(dist_arches); do
     dist_log "go: linux/$ga: $(stat -c %s "$gnu/libdbtoken.a") bytes glibc, $(stat -c %s "$musl/libdbtoken.a") + $(stat -c %s "$musl/libunwind.a") bytes musl"
 done
 
+# The adapter modules require the module of this version; their development replace (../)
+# would be ignored by users anyway and is dropped.
+for gomod in "$out"/*/go.mod; do
+    [ -f "$gomod" ] || continue
+    sed -i -e "s|^\(\s*github.com/dbtoken/dbtoken/bindings/go\) v[^ ]*\$|\1 v$VERSION|" \
+        -e '/^\/\/ Inside the repository/,/^replace /d' "$gomod"
+done
+
 # The module, then the adapter modules nested in it (sdkauth, sqlauth), each its own zip.
 for mod in "$out" "$out"/*/; do
     if [ -f "$mod/go.mod" ]; then
