@@ -2,8 +2,10 @@
 # Every test of the project: the README's test command (`bash tests/all.sh`).
 # Rust unit and integration tests (HTTPS against the loopback mock), a process-level smoke
 # test of the CLI against the dbtoken-mock binary, then the C (ASan+UBSan, valgrind), Go
-# (-race) and Java (JUnit) suites against that binary, the static binary in an empty root, and
-# the real Databricks SDKs against `dbtoken serve`. Any failure stops it with a non-zero exit.
+# (-race, the SDK adapters with the real databricks-sdk-go and databricks-sql-go) and Java
+# (JUnit) suites against that binary, the static binary in an empty root, the packaged Go
+# module from outside the repository (no Rust on PATH; static in an empty root), and the real
+# Databricks SDKs against `dbtoken serve`. Any failure stops it with a non-zero exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
