@@ -234,6 +234,36 @@ func BenchmarkPeerAtomicPointerLoad(b *testing.B) {
 	})
 }
 
+// peerCall is the peer as a function call shaped like Token (not inlined, (Token, error)).
+//
+//go:noinline
+func peerCall() (Token, error) {
+	if p := peerPointer.Load(); p != nil {
+		return *p, nil
+	}
+	return Token{}, errors.New("empty")
+}
+
+// BenchmarkPeerAtomicPointerLoadCall: the peer behind a call with Token's signature, the
+// cost of returning a Token and an error from a function that is not inlined.
+func BenchmarkPeerAtomicPointerLoadCall(b *testing.B) {
+	peerPointer.Store(&Token{AccessToken: "x", Type: "Bearer", Expiry: time.Now()})
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		var t Token
+		for pb.Next() {
+			tok, err := peerCall()
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			t = tok
+		}
+		sinkToken = t
+	})
+}
+
 // BenchmarkTokenThroughC: the call into the library (its cache hit), what Token cost before
 // the Go-memory fast path and still costs after the refresh time.
 func BenchmarkTokenThroughC(b *testing.B) {
