@@ -2,9 +2,11 @@
 # Every test of the project: the README's test command (`bash tests/all.sh`).
 # Rust unit and integration tests (HTTPS against the loopback mock), a process-level smoke
 # test of the CLI against the dbtoken-mock binary, then the C (ASan+UBSan, valgrind), Go
-# (-race) and Java (JUnit, the databricks-sdk-java adapter) suites against that binary, a Maven
-# project outside the repository using the dist jars, the static binary in an empty root, and
-# the real Databricks SDKs against `dbtoken serve`. Any failure stops it with a non-zero exit.
+# (-race, the SDK adapters with the real databricks-sdk-go and databricks-sql-go) and Java
+# (JUnit, the databricks-sdk-java adapter) suites against that binary, a Maven project and a
+# Go program outside the repository using the dist packages (no Rust on PATH; Go also static
+# in an empty root), the static binary in an empty root, and the real Databricks SDKs against
+# `dbtoken serve`. Any failure stops it with a non-zero exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,7 +45,10 @@ bash tests/dist/java.sh
 echo "== the static binary in an empty root"
 bash tests/static.sh
 
+echo "== the Go module from target/dist, outside the repository, without Rust; static in an empty root"
+bash tests/dist/go.sh
+
 echo "== real Databricks SDKs (Python, Go) against dbtoken serve"
 bash tests/sdk/run.sh
 
-echo "all: 6 passed, 0 failed"
+echo "all: 7 passed, 0 failed"

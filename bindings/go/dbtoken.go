@@ -1,6 +1,7 @@
 // Package dbtoken gets Databricks OAuth tokens from a federated identity token (a Kubernetes
 // projected service-account JWT, AKS workload identity, a CI OIDC token) through the dbtoken
-// C library, linked statically from ../../target/release/libdbtoken.a.
+// C library, linked statically from the archive for the platform shipped inside this module
+// (lib/GOOS_GOARCH/, or lib/GOOS_GOARCH_musl/ with -tags dbtoken_musl for static binaries).
 //
 //	client, err := dbtoken.FromEnv()
 //	if err != nil { ... }
@@ -10,11 +11,14 @@
 //
 // A Client is safe for concurrent use; concurrent callers on an empty cache cause one token
 // request, and cached tokens are returned without a network call until they near expiry.
+// A cached token is served from Go memory (no cgo call) until the library's refresh-ahead
+// time; only then does Token ask the library again, which keeps its refresh rules.
 package dbtoken
 
+// dbtoken.h is a copy of include/dbtoken.h (tests/header.rs fails when they differ); the
+// archive is linked by link.go (shipped archives) or link_dev.go (-tags dbtoken_dev).
+
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo LDFLAGS: ${SRCDIR}/../../target/release/libdbtoken.a -lpthread -ldl -lm -lrt -lutil -lgcc_s -lc
 #include <stdlib.h>
 #include "dbtoken.h"
 */
@@ -25,6 +29,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -113,8 +118,9 @@ type Options map[string]string
 
 // Client is a token provider with its own cache. Safe for concurrent use.
 type Client struct {
-	mu  sync.RWMutex // Token holds it shared; Close exclusively, so no call outlives the handle
-	ptr *C.dbtoken_client
+	fresh *freshToken  // the token Token serves from Go memory until its refresh time
+	mu    sync.RWMutex // calls into C hold it shared; Close exclusively, so no call outlives the handle
+	ptr   *C.dbtoken_client
 }
 
 // FromEnv configures a client from the environment and ~/.databrickscfg, exactly as the
@@ -153,7 +159,7 @@ func newClient(cfg *C.dbtoken_config) (*Client, error) {
 	if st := C.dbtoken_client_new(cfg, &ptr, &cerr); st != C.DBTOKEN_STATUS_OK {
 		return nil, errorFrom(st, cerr)
 	}
-	c := &Client{ptr: ptr}
+	c := &Client{ptr: ptr, fresh: new(freshToken)}
 	runtime.SetFinalizer(c, (*Client).Close)
 	return c, nil
 }
@@ -169,8 +175,23 @@ type scratch struct {
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
-// Token returns a valid token: from the cache while fresh, otherwise obtained now.
+// cCalls counts dbtoken_client_token calls, so tests can tell Go-memory hits from C calls.
+var cCalls atomic.Uint64
+
+// Token returns a valid token: from the cache while fresh, otherwise obtained now. Until the
+// library's refresh-ahead time the token comes from Go memory: an atomic load, no cgo call,
+// no allocation.
 func (c *Client) Token() (Token, error) {
+	if t := c.fresh.load(); t != nil {
+		return *t, nil
+	}
+	return c.tokenFromC()
+}
+
+// tokenFromC asks the library (its cache, or a token request) and keeps the answer in Go
+// memory until the library's refresh-ahead time.
+func (c *Client) tokenFromC() (Token, error) {
+	cCalls.Add(1)
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.ptr == nil {
@@ -200,6 +221,7 @@ func (c *Client) Token() (Token, error) {
 	if s.info.expires_on > 0 {
 		tok.Expiry = time.Unix(int64(s.info.expires_on), 0)
 	}
+	c.fresh.offer(tok, int64(s.info.refresh_at))
 	return tok, nil
 }
 
@@ -232,6 +254,7 @@ func (c *Client) Stats() Stats {
 func (c *Client) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.fresh.close()
 	if c.ptr != nil {
 		C.dbtoken_client_free(c.ptr)
 		c.ptr = nil

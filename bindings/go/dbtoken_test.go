@@ -1,7 +1,8 @@
 package dbtoken
 
-// Run by tests/bindings.sh, which starts the loopback mock and exports DATABRICKS_HOST,
-// SSL_CERT_FILE, DATABRICKS_OIDC_TOKEN_FILEPATH and DBTOKEN_MOCK_M2M_CLIENT_ID.
+// Run by tests/bindings.sh (go test -tags dbtoken_dev), which starts the loopback mock and
+// exports DATABRICKS_HOST, SSL_CERT_FILE, DATABRICKS_OIDC_TOKEN_FILEPATH and
+// DBTOKEN_MOCK_M2M_CLIENT_ID.
 
 import (
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -193,25 +195,90 @@ func warmClient(b *testing.B) *Client {
 	return c
 }
 
+var sinkToken Token
+
+// BenchmarkTokenCached: a cached Token(), served from Go memory.
 func BenchmarkTokenCached(b *testing.B) {
 	c := warmClient(b)
 	defer c.Close()
-	for i := 0; i < b.N; i++ {
-		if _, err := c.Token(); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkTokenCachedParallel(b *testing.B) {
-	c := warmClient(b)
-	defer c.Close()
 	b.RunParallel(func(pb *testing.PB) {
+		var t Token
 		for pb.Next() {
-			if _, err := c.Token(); err != nil {
+			tok, err := c.Token()
+			if err != nil {
 				b.Error(err)
 				return
 			}
+			t = tok
 		}
+		sinkToken = t
+	})
+}
+
+var peerPointer atomic.Pointer[Token]
+
+// BenchmarkPeerAtomicPointerLoad: the peer, loading and copying a Token behind an
+// atomic.Pointer, the least a Go-memory cache can cost.
+func BenchmarkPeerAtomicPointerLoad(b *testing.B) {
+	peerPointer.Store(&Token{AccessToken: "x", Type: "Bearer", Expiry: time.Now()})
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		var t Token
+		for pb.Next() {
+			if p := peerPointer.Load(); p != nil {
+				t = *p
+			}
+		}
+		sinkToken = t
+	})
+}
+
+// peerCall is the peer as a function call shaped like Token (not inlined, (Token, error)).
+//
+//go:noinline
+func peerCall() (Token, error) {
+	if p := peerPointer.Load(); p != nil {
+		return *p, nil
+	}
+	return Token{}, errors.New("empty")
+}
+
+// BenchmarkPeerAtomicPointerLoadCall: the peer behind a call with Token's signature, the
+// cost of returning a Token and an error from a function that is not inlined.
+func BenchmarkPeerAtomicPointerLoadCall(b *testing.B) {
+	peerPointer.Store(&Token{AccessToken: "x", Type: "Bearer", Expiry: time.Now()})
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		var t Token
+		for pb.Next() {
+			tok, err := peerCall()
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			t = tok
+		}
+		sinkToken = t
+	})
+}
+
+// BenchmarkTokenThroughC: the call into the library (its cache hit), what Token cost before
+// the Go-memory fast path and still costs after the refresh time.
+func BenchmarkTokenThroughC(b *testing.B) {
+	c := warmClient(b)
+	defer c.Close()
+	b.RunParallel(func(pb *testing.PB) {
+		var t Token
+		for pb.Next() {
+			tok, err := c.tokenFromC()
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			t = tok
+		}
+		sinkToken = t
 	})
 }
