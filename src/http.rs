@@ -93,7 +93,7 @@ impl Http {
         }
         let tls = TlsConfig::builder()
             .root_certs(RootCerts::new_with_certs(&roots))
-            .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .unversioned_rustls_crypto_provider(Arc::new(crate::tls::provider()))
             .build();
         let proxy = if cfg.uses_process_env() {
             ureq::Proxy::try_from_env()
