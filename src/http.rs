@@ -93,7 +93,7 @@ impl Http {
         }
         let tls = TlsConfig::builder()
             .root_certs(RootCerts::new_with_certs(&roots))
-            .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .unversioned_rustls_crypto_provider(Arc::new(crate::tls::provider()))
             .build();
         let proxy = if cfg.uses_process_env() {
             ureq::Proxy::try_from_env()
@@ -220,7 +220,9 @@ impl Http {
             {
                 let why = format!(
                     "gave up after {attempt} attempt(s): the next one ({}s away) would pass the {}s retry deadline (retry_timeout_seconds)",
-                    wait.as_secs_f32().ceil(),
+                    // Whole seconds rounded up, in integers: formatting a float would link
+                    // core's float printing (~9 KB) into the static binary for this one message.
+                    wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
                     deadline.budget.as_secs()
                 );
                 return match result {

@@ -24,6 +24,7 @@ pub mod jws;
 mod jwt;
 mod source;
 mod time;
+mod tls;
 mod token;
 mod warn;
 
