@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# Build the static dbtoken for scratch images and check its size budget (2.05 MB = 2,050,000 bytes;
-# 2.0 MB until doctor's issuer checks added 40,960 bytes).
+# Build the static dbtoken for scratch images and check its size budget (2.0 MB = 2,000,000 bytes).
 #   scripts/static-size.sh        prints the path and size; exits 1 over budget
 set -euo pipefail
 cd "$(dirname "$0")/.."
