@@ -17,7 +17,7 @@ use ureq::tls::{Certificate, RootCerts, TlsConfig};
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
-use crate::config::Resolved;
+use crate::config::{Key, Resolved};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Responses larger than this are refused; token responses are well under 8 KiB.
@@ -53,9 +53,9 @@ pub(crate) struct Http {
 impl Http {
     pub fn new(cfg: &Resolved) -> Result<Http> {
         let timeouts = Timeouts {
-            connect: cfg.seconds("connect_timeout_seconds", 10)?,
-            request: cfg.seconds("http_timeout_seconds", 30)?,
-            retry_deadline: cfg.seconds("retry_timeout_seconds", 60)?,
+            connect: cfg.seconds(Key::CONNECT_TIMEOUT_SECONDS, 10)?,
+            request: cfg.seconds(Key::HTTP_TIMEOUT_SECONDS, 30)?,
+            retry_deadline: cfg.seconds(Key::RETRY_TIMEOUT_SECONDS, 60)?,
         };
         let mut roots: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
             .iter()
@@ -64,8 +64,8 @@ impl Http {
         if let Some(path) = cfg.env_var("SSL_CERT_FILE") {
             roots.extend(load_pem(&path, "SSL_CERT_FILE")?);
         }
-        if let Some(path) = cfg.get("ca_bundle") {
-            roots.extend(load_pem(path, &cfg.describe("ca_bundle"))?);
+        if let Some(path) = cfg.get(Key::CA_BUNDLE) {
+            roots.extend(load_pem(path, &cfg.describe(Key::CA_BUNDLE))?);
         }
         let tls = TlsConfig::builder()
             .root_certs(RootCerts::new_with_certs(&roots))
@@ -103,16 +103,42 @@ impl Http {
         // a proxy (other `*.localhost` names follow HTTPS_PROXY/NO_PROXY as usual).
         let direct = url_host(url).is_some_and(|h| {
             h.eq_ignore_ascii_case("localhost")
-                || h.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+                || h.parse::<IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback() || Some(h) == url_host(IMDS))
         });
         Ok(if direct { &self.direct } else { &self.proxied })
     }
 
     /// One GET with no retries (discovery is best effort).
     pub fn get(&self, url: &str) -> Result<Reply> {
+        self.call(false, url, &[], &[])
+    }
+
+    /// One GET (`post`: a POST with an empty body) with extra headers and query parameters
+    /// (encoded here), no retries: the CI identity endpoints and the Azure instance metadata
+    /// service, which the SDKs do not retry either.
+    pub fn call(
+        &self,
+        post: bool,
+        url: &str,
+        headers: &[(&str, &str)],
+        query: &[(&str, &str)],
+    ) -> Result<Reply> {
         let agent = self.agent(url)?;
-        let resp = agent.get(url).call().map_err(|e| transport(url, e))?;
-        read_reply(url, resp, 1)
+        let sent = if post {
+            let mut req = agent.post(url).query_pairs(query.iter().copied());
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            req.send_empty()
+        } else {
+            let mut req = agent.get(url).query_pairs(query.iter().copied());
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            req.call()
+        };
+        read_reply(url, sent.map_err(|e| transport(url, e))?, 1)
     }
 
     /// POST a form, retrying transient failures until the deadline. Returns the last answer
@@ -323,11 +349,16 @@ fn is_loopback_url(url: &str) -> bool {
     url_host(url).is_some_and(is_loopback_host)
 }
 
-/// Only `https://`, or `http://` to a loopback host.
+/// The Azure instance metadata service: plain HTTP to a link-local address, never proxied.
+pub(crate) const IMDS: &str = "http://169.254.169.254";
+
+/// Only `https://`, or `http://` to a loopback host or to [`IMDS`].
 pub(crate) fn check_url(url: &str) -> Result<()> {
     let lower = url.to_ascii_lowercase();
-    let ok =
-        lower.starts_with("https://") || (lower.starts_with("http://") && is_loopback_url(url));
+    let ok = lower.starts_with("https://")
+        || (lower.starts_with("http://") && is_loopback_url(url))
+        || lower == IMDS
+        || lower.starts_with(&format!("{IMDS}/"));
     if !ok || url_host(url).is_none_or(str::is_empty) {
         return Err(Error::config(format!(
             "refusing URL {url}: only https:// is allowed (http:// only to loopback hosts)"

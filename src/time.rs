@@ -11,7 +11,7 @@ pub(crate) fn unix_now() -> i64 {
 }
 
 /// `2026-11-28T14:30:00Z` for a Unix time (proleptic Gregorian, UTC).
-pub fn rfc3339(unix: i64) -> String {
+pub(crate) fn rfc3339(unix: i64) -> String {
     let days = unix.div_euclid(86_400);
     let secs = unix.rem_euclid(86_400);
     // Civil-from-days (Howard Hinnant's algorithm).
@@ -33,7 +33,7 @@ pub fn rfc3339(unix: i64) -> String {
 }
 
 /// "3h 2m 5s" style, for "expired 5m 3s ago".
-pub fn human_duration(secs: i64) -> String {
+pub(crate) fn human_duration(secs: i64) -> String {
     let s = secs.unsigned_abs();
     match s {
         0..=59 => format!("{s}s"),

@@ -8,7 +8,9 @@ use std::time::SystemTime;
 
 use miniserde::json::{Array, Number, Object, Value};
 
-use dbtoken::{AuthType, Claims, Config, ErrorKind, TokenSource};
+use crate::auth::azure_workload_identity::KIND as AZURE_WORKLOAD_IDENTITY;
+use crate::auth::m2m::KIND as OAUTH_M2M;
+use dbtoken::{Claims, Config, ErrorKind, Key, TokenSource};
 
 pub struct Args {
     pub json: bool,
@@ -136,7 +138,7 @@ fn diagnose(args: &Args, r: &mut Report) -> i32 {
         None => r.text("config file", "none"),
     }
     for a in dbtoken::ATTRS {
-        if let (Some(v), Some(src)) = (resolved.get(a.key), resolved.source(a.key)) {
+        if let (Some(v), Some(src)) = (resolved.get(a.key()), resolved.source(a.key())) {
             let shown = if a.sensitive {
                 "[set, hidden]".to_string()
             } else {
@@ -167,7 +169,16 @@ fn diagnose(args: &Args, r: &mut Report) -> i32 {
         }
     };
     r.text("chosen", client.auth_type().name());
+    r.text("does", client.auth_type().does().replace('`', ""));
     r.text("host", client.host());
+    match client.id_token_audience() {
+        Some(Ok(a)) => r.text(
+            "id token audience",
+            format!("{} (from {})", a.value, a.rule),
+        ),
+        Some(Err(e)) => r.problem(e.to_string()),
+        None => {}
+    }
 
     let claims = federated_token(&client, r);
 
@@ -269,7 +280,7 @@ fn federated_token(client: &dbtoken::Client, r: &mut Report) -> Option<Claims> {
                 }
             }
             if let (Some(iat), Some(exp)) = (c.iat, c.exp) {
-                if exp - iat > 24 * 3600 && client.auth_type() == AuthType::AzureWorkloadIdentity {
+                if exp - iat > 24 * 3600 && client.auth_type().is(&AZURE_WORKLOAD_IDENTITY) {
                     r.problem("the token lives longer than 24 h; Entra refuses lifetimes over 25 h (AADSTS70023): lower expirationSeconds");
                 }
             }
@@ -331,7 +342,7 @@ fn translate(
     let iss = c.and_then(|c| c.iss.clone()).unwrap_or_default();
     let sub = c.and_then(|c| c.sub.clone()).unwrap_or_default();
     let aud = c.map(|c| c.aud.join(", ")).unwrap_or_default();
-    let account = cfg.get("account_id").unwrap_or("<your account id>");
+    let account = cfg.get(Key::ACCOUNT_ID).unwrap_or("<your account id>");
     Some(if d.contains("issuer") {
         format!(
             "fix: set the policy's issuer to exactly '{iss}' (for AKS: az aks show --query oidcIssuerProfile.issuerUrl)"
@@ -346,8 +357,7 @@ fn translate(
         )
     } else if d.contains("expired") {
         "fix: the token file is stale; check that kubelet mounts a projected serviceAccountToken at this path".to_string()
-    } else if e.server_error() == Some("invalid_client") && client.auth_type() != AuthType::OauthM2m
-    {
+    } else if e.server_error() == Some("invalid_client") && !client.auth_type().is(&OAUTH_M2M) {
         format!(
             "fix: no service principal with application id '{}' has a federation policy; DATABRICKS_CLIENT_ID must be the SP's application id (a UUID), not its numeric id",
             client.federation_client_id().unwrap_or("")
@@ -361,7 +371,7 @@ fn policy(client: &dbtoken::Client, cfg: &dbtoken::Resolved, c: &Claims, r: &mut
     r.section("federation policy for this token");
     let iss = c.iss.clone().unwrap_or_default();
     let sub = c.sub.clone().unwrap_or_default();
-    if client.auth_type() == AuthType::AzureWorkloadIdentity {
+    if client.auth_type().is(&AZURE_WORKLOAD_IDENTITY) {
         let app = client.federation_client_id().unwrap_or("<client id>");
         r.text(
             "entra federated credential",
@@ -372,7 +382,11 @@ fn policy(client: &dbtoken::Client, cfg: &dbtoken::Resolved, c: &Claims, r: &mut
         return;
     }
     let aud: Vec<String> = if c.aud.is_empty() {
-        vec![cfg.get("account_id").unwrap_or("<account id>").to_string()]
+        vec![
+            cfg.get(Key::ACCOUNT_ID)
+                .unwrap_or("<account id>")
+                .to_string(),
+        ]
     } else {
         c.aud.clone()
     };
@@ -463,7 +477,7 @@ fn check_policy(path: &Path, c: &Claims, cfg: &dbtoken::Resolved, r: &mut Report
             })
             .collect(),
         _ => cfg
-            .get("account_id")
+            .get(Key::ACCOUNT_ID)
             .map(|a| vec![a.to_string()])
             .unwrap_or_default(),
     };

@@ -26,39 +26,64 @@ impl Federation {
     pub fn fetch(&self, http: &Http) -> Result<Issued> {
         let subject = self.source.read()?;
         let endpoint = self.discovery.token_endpoint(http)?;
-        let mut form = vec![
-            ("grant_type", GRANT_TOKEN_EXCHANGE),
-            ("subject_token", subject.jwt.expose()),
-            ("subject_token_type", SUBJECT_TOKEN_TYPE_JWT),
-            ("scope", self.scope.as_str()),
-        ];
-        if let Some(id) = &self.client_id {
-            form.push(("client_id", id.as_str()));
-        }
-        let reply = http.post_form(&endpoint.url, &form, None)?;
-        parse_token_reply(&endpoint.url, reply, Some(subject.jwt.expose()))
-            .map_err(|e| self.explain(e, &subject, &endpoint))
+        let from = self.source.describe();
+        exchange(
+            http,
+            &endpoint,
+            &subject,
+            self.client_id.as_deref(),
+            &self.scope,
+            &from,
+        )
     }
+}
 
-    /// Add what a user needs to fix a refusal: the claims a policy must match.
-    fn explain(&self, e: Error, subject: &FederatedToken, endpoint: &Endpoint) -> Error {
-        if e.kind() != ErrorKind::Rejected {
-            return e;
-        }
-        let c = &subject.claims;
-        let policy = match &self.client_id {
-            Some(id) => format!("a federation policy of service principal {id}"),
-            None => "an account-wide federation policy (no client_id was sent; set DATABRICKS_CLIENT_ID to use a service principal's policy)".to_string(),
-        };
-        e.advice(&format!(
-            "{policy} must accept iss={}, aud={}, sub={} (the claims of the JWT in {}; token endpoint found via {})",
-            c.iss.as_deref().unwrap_or("(none)"),
-            if c.aud.is_empty() { "(none)".to_string() } else { c.aud.join(",") },
-            c.sub.as_deref().unwrap_or("(none)"),
-            self.source.describe(),
-            endpoint.via,
-        ))
+/// The RFC 8693 request itself: `subject` (read from `from`) at `endpoint`.
+pub(crate) fn exchange(
+    http: &Http,
+    endpoint: &Endpoint,
+    subject: &FederatedToken,
+    client_id: Option<&str>,
+    scope: &str,
+    from: &str,
+) -> Result<Issued> {
+    let mut form = vec![
+        ("grant_type", GRANT_TOKEN_EXCHANGE),
+        ("subject_token", subject.jwt.expose()),
+        ("subject_token_type", SUBJECT_TOKEN_TYPE_JWT),
+        ("scope", scope),
+    ];
+    if let Some(id) = client_id {
+        form.push(("client_id", id));
     }
+    let reply = http.post_form(&endpoint.url, &form, None)?;
+    parse_token_reply(&endpoint.url, reply, Some(subject.jwt.expose()))
+        .map_err(|e| explain(e, subject, endpoint, client_id, from))
+}
+
+/// Add what a user needs to fix a refusal: the claims a policy must match.
+fn explain(
+    e: Error,
+    subject: &FederatedToken,
+    endpoint: &Endpoint,
+    client_id: Option<&str>,
+    from: &str,
+) -> Error {
+    if e.kind() != ErrorKind::Rejected {
+        return e;
+    }
+    let c = &subject.claims;
+    let policy = match client_id {
+        Some(id) => format!("a federation policy of service principal {id}"),
+        None => "an account-wide federation policy (no client_id was sent; set DATABRICKS_CLIENT_ID to use a service principal's policy)".to_string(),
+    };
+    e.advice(&format!(
+        "{policy} must accept iss={}, aud={}, sub={} (the claims of the JWT in {from}; token endpoint found via {})",
+        c.iss.as_deref().unwrap_or("(none)"),
+        if c.aud.is_empty() { "(none)".to_string() } else { c.aud.join(",") },
+        c.sub.as_deref().unwrap_or("(none)"),
+        endpoint.via,
+    ))
 }
 
 /// OAuth M2M: `client_credentials` with the service principal's secret (HTTP Basic).

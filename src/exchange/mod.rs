@@ -2,6 +2,8 @@
 //! Microsoft Entra workload identity, and PAT passthrough. Each turns configuration plus,
 //! where needed, a federated JWT into an [`Issued`] token.
 
+pub(crate) mod azure;
+pub(crate) mod ci;
 pub(crate) mod databricks;
 pub(crate) mod discovery;
 pub(crate) mod entra;

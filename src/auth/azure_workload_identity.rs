@@ -1,0 +1,33 @@
+//! `azure-workload-identity`: the AKS webhook's projected token as an Entra client assertion.
+
+use super::{Ctx, Judged, Kind};
+use crate::config::Key;
+use crate::exchange::entra::Entra;
+
+pub(crate) const KIND: Kind = Kind {
+    name: "azure-workload-identity",
+    keys: &[
+        Key::AZURE_FEDERATED_TOKEN_FILE,
+        Key::AZURE_CLIENT_ID,
+        Key::AZURE_TENANT_ID,
+    ],
+    optional: &[Key::AZURE_AUTHORITY_HOST],
+    vars: &[],
+    also: ", an Azure Databricks host",
+    does: "the JWT as an Entra client assertion for scope `2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default`; the Entra token is the Databricks bearer",
+    judge,
+};
+
+fn judge(c: &Ctx<'_>) -> Judged {
+    let mut missing = c.missing(KIND.keys);
+    c.need_azure(&mut missing);
+    if !missing.is_empty() {
+        return Err(missing);
+    }
+    Ok(Box::new(Entra {
+        authority: c.entra_authority()?,
+        tenant_id: c.get(Key::AZURE_TENANT_ID),
+        client_id: c.get(Key::AZURE_CLIENT_ID),
+        source: c.file_source(Key::AZURE_FEDERATED_TOKEN_FILE),
+    }))
+}

@@ -1,0 +1,37 @@
+//! `env-oidc`: token federation with a JWT from an environment variable.
+
+use super::{Ctx, Judged, Kind};
+use crate::config::Key;
+use crate::exchange::databricks::Federation;
+use crate::source::TokenSource;
+use crate::token::Secret;
+
+pub(crate) const KIND: Kind = Kind {
+    name: "env-oidc",
+    keys: &[],
+    optional: &[Key::OIDC_TOKEN_ENV, Key::CLIENT_ID],
+    vars: &[DEFAULT_VAR],
+    also: " (or the variable `DATABRICKS_OIDC_TOKEN_ENV` names)",
+    does: "RFC 8693 token federation with the JWT from that variable",
+    judge,
+};
+
+const DEFAULT_VAR: &str = "DATABRICKS_OIDC_TOKEN";
+
+fn judge(c: &Ctx<'_>) -> Judged {
+    let var = c
+        .opt(Key::OIDC_TOKEN_ENV)
+        .unwrap_or_else(|| DEFAULT_VAR.to_string());
+    let Some(value) = c.cfg.env_var(&var) else {
+        return Err(vec![var]);
+    };
+    Ok(Box::new(Federation {
+        discovery: c.discovery(),
+        source: TokenSource::Env {
+            var,
+            value: Secret::new(value),
+        },
+        client_id: c.opt(Key::CLIENT_ID),
+        scope: c.scope(),
+    }))
+}

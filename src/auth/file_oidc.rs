@@ -1,0 +1,32 @@
+//! `file-oidc`: token federation with a JWT from a file, re-read on every exchange.
+
+use super::{Ctx, Judged, Kind};
+use crate::config::Key;
+use crate::exchange::databricks::Federation;
+
+pub(crate) const KIND: Kind = Kind {
+    name: "file-oidc",
+    keys: &[Key::OIDC_TOKEN_FILEPATH],
+    optional: &[Key::CLIENT_ID],
+    vars: &[],
+    also: " (or, on a non-Azure host, `AZURE_FEDERATED_TOKEN_FILE`)",
+    does: "RFC 8693 token federation with the JWT from the file, re-read on every exchange",
+    judge,
+};
+
+fn judge(c: &Ctx<'_>) -> Judged {
+    let key = if c.cfg.get(Key::OIDC_TOKEN_FILEPATH).is_some() {
+        Key::OIDC_TOKEN_FILEPATH
+    } else if c.cfg.get(Key::AZURE_FEDERATED_TOKEN_FILE).is_some() && !c.host.azure {
+        // The AKS projected token serves token federation on a non-Azure workspace too.
+        Key::AZURE_FEDERATED_TOKEN_FILE
+    } else {
+        return Err(c.missing(&[Key::OIDC_TOKEN_FILEPATH]));
+    };
+    Ok(Box::new(Federation {
+        discovery: c.discovery(),
+        source: c.file_source(key),
+        client_id: c.opt(Key::CLIENT_ID),
+        scope: c.scope(),
+    }))
+}

@@ -1,0 +1,35 @@
+//! `github-oidc-azure`: GitHub Actions' ID token (audience `api://AzureADTokenExchange`) as
+//! an Entra client assertion; the Entra token is the Azure Databricks bearer.
+
+use super::{Ctx, Judged, Kind};
+use crate::config::Key;
+use crate::exchange::azure::{Credential, EntraApp};
+
+pub(crate) const KIND: Kind = Kind {
+    name: "github-oidc-azure",
+    keys: &[
+        Key::ACTIONS_ID_TOKEN_REQUEST_URL,
+        Key::ACTIONS_ID_TOKEN_REQUEST_TOKEN,
+        Key::AZURE_CLIENT_ID,
+        Key::AZURE_TENANT_ID,
+    ],
+    optional: &[Key::AZURE_AUTHORITY_HOST],
+    vars: &[],
+    also: ", an Azure Databricks host",
+    does: "requests GitHub's ID token for `api://AzureADTokenExchange` and sends it as a client assertion to Entra (`{authority}/{tenant}/oauth2/token`, `resource=2ff814a6-3304-4ab8-85cb-cd0e6f879c1d`)",
+    judge,
+};
+
+fn judge(c: &Ctx<'_>) -> Judged {
+    let mut missing = c.missing(KIND.keys);
+    c.need_azure(&mut missing);
+    if !missing.is_empty() {
+        return Err(missing);
+    }
+    Ok(Box::new(EntraApp {
+        authority: c.entra_authority()?,
+        tenant_id: c.get(Key::AZURE_TENANT_ID),
+        client_id: c.get(Key::AZURE_CLIENT_ID),
+        credential: Credential::GitHub(super::github_oidc::github(c)?),
+    }))
+}

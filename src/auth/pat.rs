@@ -1,0 +1,46 @@
+//! `pat`: a personal access token, used as is.
+
+use std::sync::Arc;
+
+use super::{Ctx, Flow, Judged, Kind};
+use crate::config::Key;
+use crate::error::Result;
+use crate::exchange::Issued;
+use crate::http::Http;
+use crate::token::Secret;
+
+pub(crate) const KIND: Kind = Kind {
+    name: "pat",
+    keys: &[Key::TOKEN],
+    optional: &[],
+    vars: &[],
+    also: "",
+    does: "uses the token as is; no expiry, no request",
+    judge,
+};
+
+struct Pat {
+    token: Secret,
+    from: String,
+}
+
+fn judge(c: &Ctx<'_>) -> Judged {
+    c.need(&[Key::TOKEN])?;
+    Ok(Box::new(Pat {
+        token: Secret::new(c.get(Key::TOKEN)),
+        from: c.cfg.describe(Key::TOKEN),
+    }))
+}
+
+impl Flow for Pat {
+    fn fetch(&self, _http: &Http) -> Result<Issued> {
+        Ok(Issued {
+            access_token: self.token.clone(),
+            token_type: Arc::from("Bearer"),
+            ttl: None,
+        })
+    }
+    fn uses(&self) -> String {
+        format!("uses {}", self.from)
+    }
+}

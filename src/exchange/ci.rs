@@ -1,0 +1,222 @@
+//! ID tokens a CI system issues on request — GitHub Actions and Azure Pipelines — and token
+//! federation with them. Unlike a projected file, dbtoken asks for the token itself, so it
+//! chooses the audience (the SDKs' rule, see [`audience`]).
+
+use miniserde::json::Value;
+
+use super::databricks::exchange;
+use super::discovery::{Discovery, Endpoint};
+use super::{Issued, parse_token_reply, string};
+use crate::auth::Audience;
+use crate::error::{Error, Result};
+use crate::http::Http;
+use crate::source::{FederatedToken, check_times};
+use crate::time::unix_now;
+use crate::token::Secret;
+
+/// Where a CI system hands out ID tokens.
+pub(crate) enum IdTokenRequest {
+    /// `GET {ACTIONS_ID_TOKEN_REQUEST_URL}&audience=…` with the request token as Bearer;
+    /// answers `{"value": jwt}`.
+    GitHub { url: String, bearer: Secret },
+    /// `POST {collection}{project}/_apis/distributedtask/hubs/{hub}/plans/{plan}/jobs/{job}/oidctoken`
+    /// with `SYSTEM_ACCESSTOKEN` as Bearer; answers `{"oidcToken": jwt}`. Azure DevOps fixes
+    /// the audience (`api://AzureADTokenExchange`) and ignores the one asked for.
+    AzureDevOps { url: String, bearer: Secret },
+}
+
+/// The Azure DevOps pipeline variables that locate the OIDC endpoint, as the SDKs read them.
+pub(crate) const AZURE_DEVOPS_VARS: [&str; 6] = [
+    "SYSTEM_ACCESSTOKEN",
+    "SYSTEM_TEAMFOUNDATIONCOLLECTIONURI",
+    "SYSTEM_TEAMPROJECTID",
+    "SYSTEM_HOSTTYPE",
+    "SYSTEM_PLANID",
+    "SYSTEM_JOBID",
+];
+
+impl IdTokenRequest {
+    /// The Azure DevOps request from the pipeline's variables `[access token, collection
+    /// URI, project, hub, plan, job]` (see [`AZURE_DEVOPS_VARS`]).
+    pub fn azure_devops(v: [String; 6]) -> IdTokenRequest {
+        let [token, collection, project, hub, plan, job] = v;
+        IdTokenRequest::AzureDevOps {
+            url: format!(
+                "{}/{project}/_apis/distributedtask/hubs/{hub}/plans/{plan}/jobs/{job}/oidctoken",
+                collection.trim_end_matches('/')
+            ),
+            bearer: Secret::new(token),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            IdTokenRequest::GitHub { .. } => {
+                "the GitHub Actions ID token (ACTIONS_ID_TOKEN_REQUEST_URL)".to_string()
+            }
+            IdTokenRequest::AzureDevOps { .. } => {
+                "the Azure Pipelines ID token (SYSTEM_TEAMFOUNDATIONCOLLECTIONURI, SYSTEM_ACCESSTOKEN)"
+                    .to_string()
+            }
+        }
+    }
+
+    /// Ask the CI system for an ID token with this audience.
+    pub fn fetch(&self, http: &Http, audience: &str) -> Result<FederatedToken> {
+        let (url, bearer, field, reply) = match self {
+            IdTokenRequest::GitHub { url, bearer } => {
+                let auth = format!("Bearer {}", bearer.expose());
+                let reply = http.call(
+                    false,
+                    url,
+                    &[("Authorization", &auth)],
+                    &[("audience", audience)],
+                )?;
+                (url, bearer, "value", reply)
+            }
+            IdTokenRequest::AzureDevOps { url, bearer } => {
+                let auth = format!("Bearer {}", bearer.expose());
+                let reply = http.call(
+                    true,
+                    url,
+                    &[
+                        ("Authorization", &auth),
+                        ("Content-Type", "application/json"),
+                    ],
+                    &[("api-version", "7.2-preview.1")],
+                )?;
+                (url, bearer, "oidcToken", reply)
+            }
+        };
+        let what = self.describe();
+        if !(200..300).contains(&reply.status) {
+            // Not a token reply, but refused the same way: the server's words, scrubbed.
+            let e = parse_token_reply(url, reply, Some(bearer.expose()))
+                .err()
+                .unwrap_or_else(|| Error::transient(format!("{url} refused")));
+            return Err(e.context(&format!("requesting {what}")));
+        }
+        let jwt = match miniserde::json::from_str::<Value>(&reply.body) {
+            Ok(Value::Object(o)) => string(&o, field),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            Error::transient(format!(
+                "{url} answered HTTP {} without a '{field}' field holding {what}",
+                reply.status
+            ))
+        })?;
+        let claims =
+            crate::jwt::decode(&jwt).map_err(|why| Error::federated(format!("{what}: {why}")))?;
+        check_times(&claims, unix_now())
+            .map_err(|why| Error::federated(format!("{what} {why}")))?;
+        Ok(FederatedToken {
+            jwt: Secret::new(jwt),
+            claims,
+        })
+    }
+}
+
+/// Token federation with an ID token dbtoken requests from a CI system.
+pub(crate) struct CiFederation {
+    pub discovery: Discovery,
+    pub request: IdTokenRequest,
+    pub client_id: Option<String>,
+    pub scope: String,
+    /// `token_audience`, when configured.
+    pub audience: Option<String>,
+    /// The account id, on an account host only.
+    pub account_id: Option<String>,
+}
+
+impl CiFederation {
+    /// The token endpoint and the audience to ask for.
+    pub fn audience(&self, http: &Http) -> Result<(Endpoint, Audience)> {
+        let endpoint = self.discovery.token_endpoint(http)?;
+        let audience = audience(
+            self.audience.as_deref(),
+            self.discovery.default_audience(),
+            self.account_id.as_deref(),
+            &endpoint,
+        );
+        Ok((endpoint, audience))
+    }
+
+    pub fn fetch(&self, http: &Http) -> Result<Issued> {
+        let (endpoint, audience) = self.audience(http)?;
+        let subject = self.request.fetch(http, &audience.value)?;
+        exchange(
+            http,
+            &endpoint,
+            &subject,
+            self.client_id.as_deref(),
+            &self.scope,
+            &self.request.describe(),
+        )
+    }
+}
+
+/// The audience rule of databricks-sdk-go and -py: `token_audience`; else the first of the
+/// host's `token_federation_default_oidc_audiences`; else the account id on an account host;
+/// else the token endpoint URL.
+pub(crate) fn audience(
+    explicit: Option<&str>,
+    host_default: Option<String>,
+    account_id: Option<&str>,
+    endpoint: &Endpoint,
+) -> Audience {
+    let (value, rule) = if let Some(a) = explicit {
+        (a.to_string(), "token_audience (DATABRICKS_TOKEN_AUDIENCE)")
+    } else if let Some(a) = host_default {
+        (
+            a,
+            "token_federation_default_oidc_audiences of {host}/.well-known/databricks-config",
+        )
+    } else if let Some(a) = account_id {
+        (a.to_string(), "the account id (an account host)")
+    } else {
+        (endpoint.url.clone(), "the token endpoint URL (the default)")
+    };
+    Audience { value, rule }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audience_rule_in_order() {
+        let ep = Endpoint {
+            url: "https://h/oidc/v1/token".into(),
+            via: String::new(),
+        };
+        let a = |e, d: Option<&str>, acc| audience(e, d.map(str::to_string), acc, &ep);
+        assert_eq!(a(Some("x"), Some("d"), Some("acc")).value, "x");
+        assert_eq!(a(None, Some("d"), Some("acc")).value, "d");
+        assert_eq!(a(None, None, Some("acc")).value, "acc");
+        let last = a(None, None, None);
+        assert_eq!(last.value, "https://h/oidc/v1/token");
+        assert!(last.rule.contains("token endpoint"));
+    }
+
+    #[test]
+    fn azure_devops_url_joins_the_collection_uri_once() {
+        let s = |v: &str| v.to_string();
+        for collection in ["https://dev.azure.com/org/", "https://dev.azure.com/org"] {
+            let IdTokenRequest::AzureDevOps { url, .. } = IdTokenRequest::azure_devops([
+                s("t"),
+                s(collection),
+                s("proj"),
+                s("build"),
+                s("plan"),
+                s("job"),
+            ]) else {
+                panic!("not azure devops")
+            };
+            assert_eq!(
+                url,
+                "https://dev.azure.com/org/proj/_apis/distributedtask/hubs/build/plans/plan/jobs/job/oidctoken"
+            );
+        }
+    }
+}
