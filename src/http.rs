@@ -206,10 +206,8 @@ fn is_retryable(status: u16) -> bool {
 
 /// Exponential backoff from 250 ms, capped at 10 s, with "equal jitter".
 fn backoff(attempt: u32) -> Duration {
-    let base_ms = 250u64
-        .saturating_mul(1 << attempt.saturating_sub(1).min(6))
-        .min(10_000);
-    let half = base_ms / 2;
+    let base = crate::time::backoff(attempt, Duration::from_millis(250), Duration::from_secs(10));
+    let half = base.as_millis() as u64 / 2;
     Duration::from_millis(half + jitter() % (half + 1))
 }
 

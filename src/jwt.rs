@@ -8,6 +8,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use miniserde::json::{Number, Object, Value};
 
+use crate::exchange::string;
+
 /// The registered claims dbtoken reads from a federated token.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Claims {
@@ -72,13 +74,6 @@ fn object(segment: &str, what: &str) -> Result<Object, String> {
     match miniserde::json::from_str::<Value>(text) {
         Ok(Value::Object(o)) => Ok(o),
         _ => Err(format!("it is not a JWT: the {what} is not a JSON object")),
-    }
-}
-
-fn string(o: &Object, key: &str) -> Option<String> {
-    match o.get(key) {
-        Some(Value::String(s)) => Some(s.clone()),
-        _ => None,
     }
 }
 

@@ -21,15 +21,18 @@ pub(crate) const KIND: Kind = Kind {
 };
 
 fn judge(c: &Ctx<'_>) -> Judged {
-    let mut missing = c.missing(KIND.keys);
-    c.need_azure(&mut missing);
-    if !missing.is_empty() {
-        return Err(missing);
-    }
-    Ok(Box::new(EntraApp {
+    c.need_on_azure(KIND.keys)?;
+    let secret = Secret::new(c.get(Key::AZURE_CLIENT_SECRET));
+    Ok(Box::new(entra_app(c, Credential::Secret(secret))?))
+}
+
+/// The Entra application of `azure_client_id` in `azure_tenant_id` (shared with
+/// `github-oidc-azure`, which proves itself with GitHub's token instead of a secret).
+pub(crate) fn entra_app(c: &Ctx<'_>, credential: Credential) -> Result<EntraApp, Vec<String>> {
+    Ok(EntraApp {
         authority: c.entra_authority()?,
         tenant_id: c.get(Key::AZURE_TENANT_ID),
         client_id: c.get(Key::AZURE_CLIENT_ID),
-        credential: Credential::Secret(Secret::new(c.get(Key::AZURE_CLIENT_SECRET))),
-    }))
+        credential,
+    })
 }

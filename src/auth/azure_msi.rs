@@ -32,7 +32,9 @@ fn judge(c: &Ctx<'_>) -> Judged {
         }
         Some(_) => {}
     }
-    c.need_azure(&mut missing);
+    if let Err(more) = c.need_on_azure(&[]) {
+        missing.extend(more);
+    }
     if !missing.is_empty() {
         return Err(missing);
     }

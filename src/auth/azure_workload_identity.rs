@@ -19,11 +19,7 @@ pub(crate) const KIND: Kind = Kind {
 };
 
 fn judge(c: &Ctx<'_>) -> Judged {
-    let mut missing = c.missing(KIND.keys);
-    c.need_azure(&mut missing);
-    if !missing.is_empty() {
-        return Err(missing);
-    }
+    c.need_on_azure(KIND.keys)?;
     Ok(Box::new(Entra {
         authority: c.entra_authority()?,
         tenant_id: c.get(Key::AZURE_TENANT_ID),

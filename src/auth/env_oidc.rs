@@ -2,7 +2,7 @@
 
 use super::{Ctx, Judged, Kind};
 use crate::config::Key;
-use crate::exchange::databricks::Federation;
+use crate::exchange::databricks::Subject;
 use crate::source::TokenSource;
 use crate::token::Secret;
 
@@ -25,13 +25,8 @@ fn judge(c: &Ctx<'_>) -> Judged {
     let Some(value) = c.cfg.env_var(&var) else {
         return Err(vec![var]);
     };
-    Ok(Box::new(Federation {
-        discovery: c.discovery(),
-        source: TokenSource::Env {
-            var,
-            value: Secret::new(value),
-        },
-        client_id: c.opt(Key::CLIENT_ID),
-        scope: c.scope(),
-    }))
+    Ok(Box::new(c.federation(Subject::Read(TokenSource::Env {
+        var,
+        value: Secret::new(value),
+    }))))
 }

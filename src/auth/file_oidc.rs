@@ -2,7 +2,7 @@
 
 use super::{Ctx, Judged, Kind};
 use crate::config::Key;
-use crate::exchange::databricks::Federation;
+use crate::exchange::databricks::Subject;
 
 pub(crate) const KIND: Kind = Kind {
     name: "file-oidc",
@@ -23,10 +23,5 @@ fn judge(c: &Ctx<'_>) -> Judged {
     } else {
         return Err(c.missing(&[Key::OIDC_TOKEN_FILEPATH]));
     };
-    Ok(Box::new(Federation {
-        discovery: c.discovery(),
-        source: c.file_source(key),
-        client_id: c.opt(Key::CLIENT_ID),
-        scope: c.scope(),
-    }))
+    Ok(Box::new(c.federation(Subject::Read(c.file_source(key)))))
 }

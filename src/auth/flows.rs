@@ -6,8 +6,7 @@ use super::{Audience, Flow};
 use crate::error::Result;
 use crate::exchange::Issued;
 use crate::exchange::azure::{Credential, EntraApp, ManagedIdentity};
-use crate::exchange::ci::CiFederation;
-use crate::exchange::databricks::{Federation, M2m};
+use crate::exchange::databricks::{Federation, M2m, Subject};
 use crate::exchange::discovery::{Discovery, Endpoint};
 use crate::exchange::entra::Entra;
 use crate::http::Http;
@@ -50,11 +49,11 @@ impl Flow for Federation {
         Federation::fetch(self, http)
     }
     fn uses(&self) -> String {
-        format!(
-            "uses the JWT in {}{}",
-            self.source.describe(),
-            policy(self.client_id.as_deref())
-        )
+        let from = match &self.subject {
+            Subject::Read(source) => format!("the JWT in {}", source.describe()),
+            Subject::Requested(r) => r.request.describe(),
+        };
+        format!("uses {from}{}", policy(self.client_id.as_deref()))
     }
     fn endpoint(&self) -> Option<Endpoint> {
         self.discovery.cached()
@@ -63,35 +62,23 @@ impl Flow for Federation {
         discovered(&self.discovery, http)
     }
     fn federated_source(&self) -> Option<&TokenSource> {
-        Some(&self.source)
-    }
-    fn client_id(&self) -> Option<&str> {
-        self.client_id.as_deref()
-    }
-}
-
-impl Flow for CiFederation {
-    fn fetch(&self, http: &Http) -> Result<Issued> {
-        CiFederation::fetch(self, http)
-    }
-    fn uses(&self) -> String {
-        format!(
-            "uses {}{}",
-            self.request.describe(),
-            policy(self.client_id.as_deref())
-        )
-    }
-    fn endpoint(&self) -> Option<Endpoint> {
-        self.discovery.cached()
-    }
-    fn discover(&self, http: &Http) -> Result<Option<Endpoint>> {
-        discovered(&self.discovery, http)
+        match &self.subject {
+            Subject::Read(source) => Some(source),
+            Subject::Requested(_) => None,
+        }
     }
     fn client_id(&self) -> Option<&str> {
         self.client_id.as_deref()
     }
     fn audience(&self, http: &Http) -> Option<Result<Audience>> {
-        Some(CiFederation::audience(self, http).map(|(_, a)| a))
+        let Subject::Requested(r) = &self.subject else {
+            return None;
+        };
+        Some(
+            self.discovery
+                .token_endpoint(http)
+                .map(|ep| r.audience(&self.discovery, &ep)),
+        )
     }
 }
 

@@ -1,9 +1,10 @@
 //! `github-oidc-azure`: GitHub Actions' ID token (audience `api://AzureADTokenExchange`) as
 //! an Entra client assertion; the Entra token is the Azure Databricks bearer.
 
+use super::azure_client_secret::entra_app;
 use super::{Ctx, Judged, Kind};
 use crate::config::Key;
-use crate::exchange::azure::{Credential, EntraApp};
+use crate::exchange::azure::Credential;
 
 pub(crate) const KIND: Kind = Kind {
     name: "github-oidc-azure",
@@ -21,15 +22,7 @@ pub(crate) const KIND: Kind = Kind {
 };
 
 fn judge(c: &Ctx<'_>) -> Judged {
-    let mut missing = c.missing(KIND.keys);
-    c.need_azure(&mut missing);
-    if !missing.is_empty() {
-        return Err(missing);
-    }
-    Ok(Box::new(EntraApp {
-        authority: c.entra_authority()?,
-        tenant_id: c.get(Key::AZURE_TENANT_ID),
-        client_id: c.get(Key::AZURE_CLIENT_ID),
-        credential: Credential::GitHub(super::github_oidc::github(c)?),
-    }))
+    c.need_on_azure(KIND.keys)?;
+    let github = super::github_oidc::github(c)?;
+    Ok(Box::new(entra_app(c, Credential::GitHub(github))?))
 }

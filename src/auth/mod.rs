@@ -27,7 +27,8 @@ use std::path::PathBuf;
 use crate::config::{Key, Resolved};
 use crate::error::{Error, Result};
 use crate::exchange::Issued;
-use crate::exchange::ci::{CiFederation, IdTokenRequest};
+use crate::exchange::ci::{IdTokenRequest, Requested};
+use crate::exchange::databricks::{Federation, Subject};
 use crate::exchange::discovery::{Discovery, Endpoint};
 use crate::http::Http;
 use crate::source::TokenSource;
@@ -208,7 +209,7 @@ impl Ctx<'_> {
     }
 
     /// An Azure Databricks host is required, unless the type was forced.
-    pub fn need_azure(&self, missing: &mut Vec<String>) {
+    fn need_azure(&self, missing: &mut Vec<String>) {
         if !self.host.azure && !self.forced {
             missing.push(format!(
                 "an Azure Databricks host (*.azuredatabricks.net, *.databricks.azure.us, *.databricks.azure.cn; {} is not one) or DATABRICKS_AZURE_RESOURCE_ID",
@@ -240,15 +241,33 @@ impl Ctx<'_> {
         }
     }
 
-    /// Token federation with an ID token requested from a CI system.
-    pub fn ci_federation(&self, request: IdTokenRequest) -> CiFederation {
-        CiFederation {
+    /// Token federation of this host with a JWT from `subject`.
+    pub fn federation(&self, subject: Subject) -> Federation {
+        Federation {
             discovery: self.discovery(),
-            request,
+            subject,
             client_id: self.opt(Key::CLIENT_ID),
             scope: self.scope(),
+        }
+    }
+
+    /// Token federation with an ID token requested from a CI system.
+    pub fn ci_federation(&self, request: IdTokenRequest) -> Federation {
+        self.federation(Subject::Requested(Requested {
+            request,
             audience: self.opt(Key::TOKEN_AUDIENCE),
             account_id: self.opt(Key::ACCOUNT_ID).filter(|_| self.host.account),
+        }))
+    }
+
+    /// Every key set and an Azure Databricks host (or the type forced).
+    pub fn need_on_azure(&self, keys: &[Key]) -> std::result::Result<(), Vec<String>> {
+        let mut missing = self.missing(keys);
+        self.need_azure(&mut missing);
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(missing)
         }
     }
 
@@ -349,34 +368,29 @@ pub(crate) fn verdicts(cfg: &Resolved) -> Result<Vec<Verdict>> {
 /// Choose the auth type and build its flow.
 pub(crate) fn choose(cfg: &Resolved) -> Result<(AuthType, Host, Box<dyn Flow>)> {
     let host = host(cfg)?;
-    if let Some(forced) = cfg.get(Key::AUTH_TYPE) {
-        let Some(t) = AuthType::parse(forced) else {
-            let names: Vec<&str> = AuthType::all().map(AuthType::name).collect();
-            return Err(Error::config(format!(
-                "{} is '{forced}', which dbtoken does not support; use one of: {}",
-                cfg.describe(Key::AUTH_TYPE),
-                names.join(", ")
-            )));
-        };
-        let ctx = Ctx {
-            cfg,
-            host: &host,
-            forced: true,
-        };
-        return match (t.0.judge)(&ctx) {
-            Ok(flow) => Ok((t, host, flow)),
-            Err(missing) => Err(Error::config(format!(
-                "auth type {t} was chosen by {} but it needs {}",
-                cfg.describe(Key::AUTH_TYPE),
-                missing.join(" and ")
-            ))),
-        };
-    }
+    let forced = cfg.get(Key::AUTH_TYPE);
     let ctx = Ctx {
         cfg,
         host: &host,
-        forced: false,
+        forced: forced.is_some(),
     };
+    if let Some(name) = forced {
+        let by = cfg.describe(Key::AUTH_TYPE);
+        let t = AuthType::parse(name).ok_or_else(|| {
+            let names: Vec<&str> = AuthType::all().map(AuthType::name).collect();
+            let names = names.join(", ");
+            Error::config(format!(
+                "{by} is '{name}', which dbtoken does not support; use one of: {names}"
+            ))
+        })?;
+        let flow = (t.0.judge)(&ctx).map_err(|missing| {
+            let missing = missing.join(" and ");
+            Error::config(format!(
+                "auth type {t} was chosen by {by} but it needs {missing}"
+            ))
+        })?;
+        return Ok((t, host, flow));
+    }
     let mut applicable = Vec::new();
     let mut lacking = Vec::new();
     for kind in KINDS {

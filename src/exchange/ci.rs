@@ -4,9 +4,8 @@
 
 use miniserde::json::Value;
 
-use super::databricks::exchange;
 use super::discovery::{Discovery, Endpoint};
-use super::{Issued, parse_token_reply, string};
+use super::{parse_token_reply, string};
 use crate::auth::Audience;
 use crate::error::{Error, Result};
 use crate::http::Http;
@@ -117,41 +116,23 @@ impl IdTokenRequest {
     }
 }
 
-/// Token federation with an ID token dbtoken requests from a CI system.
-pub(crate) struct CiFederation {
-    pub discovery: Discovery,
+/// An ID token dbtoken requests for token federation, and what decides its audience.
+pub(crate) struct Requested {
     pub request: IdTokenRequest,
-    pub client_id: Option<String>,
-    pub scope: String,
     /// `token_audience`, when configured.
     pub audience: Option<String>,
     /// The account id, on an account host only.
     pub account_id: Option<String>,
 }
 
-impl CiFederation {
-    /// The token endpoint and the audience to ask for.
-    pub fn audience(&self, http: &Http) -> Result<(Endpoint, Audience)> {
-        let endpoint = self.discovery.token_endpoint(http)?;
-        let audience = audience(
+impl Requested {
+    /// The audience to ask for, once the token endpoint is known.
+    pub fn audience(&self, discovery: &Discovery, endpoint: &Endpoint) -> Audience {
+        audience(
             self.audience.as_deref(),
-            self.discovery.default_audience(),
+            discovery.default_audience(),
             self.account_id.as_deref(),
-            &endpoint,
-        );
-        Ok((endpoint, audience))
-    }
-
-    pub fn fetch(&self, http: &Http) -> Result<Issued> {
-        let (endpoint, audience) = self.audience(http)?;
-        let subject = self.request.fetch(http, &audience.value)?;
-        exchange(
-            http,
-            &endpoint,
-            &subject,
-            self.client_id.as_deref(),
-            &self.scope,
-            &self.request.describe(),
+            endpoint,
         )
     }
 }
@@ -166,16 +147,16 @@ pub(crate) fn audience(
     endpoint: &Endpoint,
 ) -> Audience {
     let (value, rule) = if let Some(a) = explicit {
-        (a.to_string(), "token_audience (DATABRICKS_TOKEN_AUDIENCE)")
+        (a.to_string(), "token_audience, DATABRICKS_TOKEN_AUDIENCE")
     } else if let Some(a) = host_default {
         (
             a,
             "token_federation_default_oidc_audiences of {host}/.well-known/databricks-config",
         )
     } else if let Some(a) = account_id {
-        (a.to_string(), "the account id (an account host)")
+        (a.to_string(), "the account id, on an account host")
     } else {
-        (endpoint.url.clone(), "the token endpoint URL (the default)")
+        (endpoint.url.clone(), "the token endpoint URL, the default")
     };
     Audience { value, rule }
 }
