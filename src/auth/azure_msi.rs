@@ -19,7 +19,11 @@ pub(crate) const KIND: Kind = Kind {
 fn judge(c: &Ctx<'_>) -> Judged {
     let mut missing = Vec::new();
     match c.cfg.get(Key::AZURE_USE_MSI) {
-        None => missing.push(format!("{}=true", c.cfg.describe(Key::AZURE_USE_MSI))),
+        None => missing.push(format!(
+            "{}=true ({})",
+            Key::AZURE_USE_MSI.env()[0],
+            Key::AZURE_USE_MSI
+        )),
         Some(v)
             if !["1", "t", "true"]
                 .iter()
