@@ -237,6 +237,32 @@ fn github_oidc_failures_name_the_variable_or_quote_the_server() {
     );
 }
 
+#[test]
+fn exec_removes_the_ci_variables_it_authenticated_with() {
+    let m = MockServer::start();
+    m.set_default_audiences(&[mock::ACCOUNT_ID]);
+    let env = with(
+        github(&m),
+        &[("PATH", "/usr/bin:/bin"), ("SYSTEM_ACCESSTOKEN", "x")],
+    );
+    let script = "echo \"token=${DATABRICKS_TOKEN:+set} type=$DATABRICKS_AUTH_TYPE \
+                  gh=${ACTIONS_ID_TOKEN_REQUEST_TOKEN:-unset} url=${ACTIONS_ID_TOKEN_REQUEST_URL:-unset} \
+                  ado=${SYSTEM_ACCESSTOKEN:-unset} sp=${DATABRICKS_CLIENT_ID:-unset}\"";
+    let r = dbtoken(&env, &["exec", "--", "sh", "-c", script]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(
+        r.stdout.split_whitespace().collect::<Vec<_>>(),
+        [
+            "token=set",
+            "type=pat",
+            "gh=unset",
+            "url=unset",
+            "ado=unset",
+            "sp=unset"
+        ]
+    );
+}
+
 // ------------------------------------------------------------------ azure-devops-oidc
 
 #[test]

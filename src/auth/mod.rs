@@ -190,12 +190,7 @@ impl Ctx<'_> {
 
     /// `Ok(())` when every key is set, else the list of what is missing.
     pub fn need(&self, keys: &[Key]) -> std::result::Result<(), Vec<String>> {
-        let missing = self.missing(keys);
-        if missing.is_empty() {
-            Ok(())
-        } else {
-            Err(missing)
-        }
+        none_missing(self.missing(keys))
     }
 
     /// The value of a key ("" when unset; call after [`Ctx::need`]).
@@ -264,11 +259,7 @@ impl Ctx<'_> {
     pub fn need_on_azure(&self, keys: &[Key]) -> std::result::Result<(), Vec<String>> {
         let mut missing = self.missing(keys);
         self.need_azure(&mut missing);
-        if missing.is_empty() {
-            Ok(())
-        } else {
-            Err(missing)
-        }
+        none_missing(missing)
     }
 
     /// The Entra authority: `azure_authority_host`, else the one of the host's Azure cloud.
@@ -294,6 +285,14 @@ impl Ctx<'_> {
                 e.message()
             )]
         })
+    }
+}
+
+fn none_missing(missing: Vec<String>) -> std::result::Result<(), Vec<String>> {
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(missing)
     }
 }
 
