@@ -61,14 +61,14 @@ impl Client {
     pub fn from_resolved(cfg: &Resolved) -> Result<Client> {
         let (auth_type, host, flow) = auth::choose(cfg)?;
         let http = Http::new(cfg)?;
-        if host.account && cfg.get(Key::ACCOUNT_ID).is_none() && !auth_type.is(&auth::pat::KIND) {
+        if host.account && cfg.get(Key::AccountId).is_none() && !auth_type.is(&auth::pat::KIND) {
             return Err(Error::config(format!(
                 "{} is an account host: set DATABRICKS_ACCOUNT_ID (account_id) to your Databricks account id",
                 host.url
             )));
         }
-        if let Some(u) = cfg.get(Key::DISCOVERY_URL) {
-            crate::http::check_url(u).map_err(|e| e.context(&cfg.describe(Key::DISCOVERY_URL)))?;
+        if let Some(u) = cfg.get(Key::DiscoveryUrl) {
+            crate::http::check_url(u).map_err(|e| e.context(&cfg.describe(Key::DiscoveryUrl)))?;
         }
         Ok(Client {
             inner: Arc::new(Inner {
@@ -133,30 +133,40 @@ impl Client {
     /// The token endpoint and how it was found: known after the first exchange for Databricks
     /// flows, always for Entra and managed identities, never for PAT.
     pub fn token_endpoint(&self) -> Option<Endpoint> {
-        self.inner.flow.endpoint()
+        self.inner.flow.facts().endpoint
     }
 
     /// Where the federated JWT is read from, for flows that read one from a file or variable.
     pub fn federated_token_source(&self) -> Option<&TokenSource> {
-        self.inner.flow.federated_source()
+        self.inner.flow.facts().source
     }
 
     /// The service principal application id sent as `client_id` in token federation
     /// (`None`: an account-wide policy), or the Entra application / managed identity id.
     pub fn federation_client_id(&self) -> Option<&str> {
-        self.inner.flow.client_id()
+        self.inner.flow.facts().client_id
     }
 
     /// Find the token endpoint now (Databricks flows run discovery, best effort, and cache
     /// it), without exchanging anything. `None` for PAT.
     pub fn discover(&self) -> Result<Option<Endpoint>> {
-        self.inner.flow.discover(&self.inner.http)
+        let facts = self.inner.flow.facts();
+        match facts.discovery {
+            Some(d) => d.token_endpoint(&self.inner.http).map(Some),
+            None => Ok(facts.endpoint),
+        }
     }
 
     /// For auth types that request their own ID token (github-oidc, azure-devops-oidc): the
     /// audience they ask for and the rule that gave it (runs discovery).
     pub(crate) fn id_token_audience(&self) -> Option<Result<Audience>> {
-        self.inner.flow.audience(&self.inner.http)
+        let facts = self.inner.flow.facts();
+        let (requested, discovery) = (facts.requested?, facts.discovery?);
+        Some(
+            discovery
+                .token_endpoint(&self.inner.http)
+                .map(|ep| requested.audience(discovery, &ep)),
+        )
     }
 
     /// Refresh counters of this client's cache.

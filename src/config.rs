@@ -15,6 +15,8 @@ use crate::error::{Error, Result};
 /// One configuration attribute: its `.databrickscfg` key and the variables that set it.
 #[derive(Debug)]
 pub(crate) struct Attr {
+    /// The typed key.
+    pub id: Key,
     /// The key in `.databrickscfg`, in [`Config::set`] and in `dbtoken_config_set`.
     pub key: &'static str,
     /// Environment variables, first set one wins.
@@ -26,15 +28,14 @@ pub(crate) struct Attr {
 macro_rules! attrs {
     ($( $id:ident $key:literal [$($env:literal),*] $sens:literal $doc:literal; )*) => {
         /// Every configuration attribute dbtoken reads, in documentation order.
-        pub(crate) const ATTRS: &[Attr] = &[$( Attr { key: $key, env: &[$($env),*], sensitive: $sens } ),*];
+        pub(crate) const ATTRS: &[Attr] = &[$( Attr { id: Key::$id, key: $key, env: &[$($env),*], sensitive: $sens } ),*];
 
-        /// A configuration key, typed: the constants are generated from the attribute table,
-        /// so a misspelt key does not compile.
+        /// A configuration key, typed: the variants are generated from the attribute table,
+        /// so a misspelt key does not compile. One byte; its attribute is `ATTRS[key as usize]`.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct Key(&'static str);
-
-        impl Key {
-            $( #[doc = $doc] pub const $id: Key = Key($key); )*
+        #[repr(u8)]
+        pub enum Key {
+            $( #[doc = $doc] $id, )*
         }
     };
 }
@@ -42,19 +43,19 @@ macro_rules! attrs {
 impl Attr {
     /// The typed key of this attribute.
     pub(crate) fn key(&self) -> Key {
-        Key(self.key)
+        self.id
     }
 }
 
 impl Key {
     /// The `.databrickscfg` key.
     pub fn name(self) -> &'static str {
-        self.0
+        self.attr().key
     }
 
-    /// The attribute of this key (every `Key` has one: both come from the same table).
+    /// The attribute of this key.
     pub(crate) fn attr(self) -> &'static Attr {
-        attr(self.0).expect("Key constants are generated from ATTRS")
+        &ATTRS[self as usize]
     }
 
     /// The variables that set this key, first one wins.
@@ -65,38 +66,38 @@ impl Key {
 
 impl fmt::Display for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
+        f.write_str(self.name())
     }
 }
 
 attrs! {
-    HOST "host" ["DATABRICKS_HOST"] false "Workspace or account URL, e.g. https://adb-123.4.azuredatabricks.net";
-    ACCOUNT_ID "account_id" ["DATABRICKS_ACCOUNT_ID"] false "Databricks account id (account-level hosts)";
-    AUTH_TYPE "auth_type" ["DATABRICKS_AUTH_TYPE"] false "Force one auth type (see the auth type table)";
-    TOKEN "token" ["DATABRICKS_TOKEN"] true "Personal access token (pat)";
-    CLIENT_ID "client_id" ["DATABRICKS_CLIENT_ID"] false "Service principal application id (oauth-m2m; federation with a service-principal policy)";
-    CLIENT_SECRET "client_secret" ["DATABRICKS_CLIENT_SECRET"] true "OAuth secret of the service principal (oauth-m2m)";
-    OIDC_TOKEN_FILEPATH "oidc_token_filepath" ["DATABRICKS_OIDC_TOKEN_FILEPATH", "DATABRICKS_OIDC_TOKEN_FILE"] false "File holding the federated JWT (file-oidc); re-read on every exchange";
-    OIDC_TOKEN_ENV "oidc_token_env" ["DATABRICKS_OIDC_TOKEN_ENV"] false "Name of the variable holding the JWT (env-oidc; default DATABRICKS_OIDC_TOKEN)";
-    TOKEN_AUDIENCE "token_audience" ["DATABRICKS_TOKEN_AUDIENCE"] false "Audience of the ID tokens dbtoken requests (github-oidc, azure-devops-oidc); shown by doctor";
-    DISCOVERY_URL "discovery_url" ["DATABRICKS_DISCOVERY_URL"] false "OpenID/OAuth discovery document URL that names the token endpoint";
-    SCOPES "scopes" ["DATABRICKS_SCOPES"] false "OAuth scopes, space or comma separated (default all-apis)";
-    ACTIONS_ID_TOKEN_REQUEST_URL "actions_id_token_request_url" ["ACTIONS_ID_TOKEN_REQUEST_URL"] false "GitHub Actions' ID token endpoint (github-oidc, github-oidc-azure; set by GitHub with permissions id-token: write)";
-    ACTIONS_ID_TOKEN_REQUEST_TOKEN "actions_id_token_request_token" ["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] true "Bearer token for that endpoint (set by GitHub)";
-    AZURE_CLIENT_ID "azure_client_id" ["AZURE_CLIENT_ID", "ARM_CLIENT_ID"] false "Entra application (client) id (azure-workload-identity, github-oidc-azure, azure-client-secret; azure-msi: a user-assigned identity)";
-    AZURE_CLIENT_SECRET "azure_client_secret" ["ARM_CLIENT_SECRET"] true "Entra client secret (azure-client-secret)";
-    AZURE_TENANT_ID "azure_tenant_id" ["AZURE_TENANT_ID", "ARM_TENANT_ID"] false "Entra tenant id";
-    AZURE_USE_MSI "azure_use_msi" ["ARM_USE_MSI"] false "true: use the Azure managed identity (azure-msi)";
-    AZURE_FEDERATED_TOKEN_FILE "azure_federated_token_file" ["AZURE_FEDERATED_TOKEN_FILE"] false "Projected service-account token injected by Azure Workload Identity";
-    AZURE_AUTHORITY_HOST "azure_authority_host" ["AZURE_AUTHORITY_HOST"] false "Entra authority (default https://login.microsoftonline.com/)";
-    AZURE_IMDS_AUTHORITY_HOST "azure_imds_authority_host" ["AZURE_POD_IDENTITY_AUTHORITY_HOST"] false "Instance metadata service (azure-msi; default http://169.254.169.254, as azure-identity reads it)";
-    AZURE_WORKSPACE_RESOURCE_ID "azure_workspace_resource_id" ["DATABRICKS_AZURE_RESOURCE_ID"] false "Azure resource id of the workspace (marks the host as Azure)";
-    CA_BUNDLE "ca_bundle" ["DATABRICKS_CA_BUNDLE"] false "PEM file of extra trusted CA certificates (added to the built-in roots and SSL_CERT_FILE)";
-    HTTP_TIMEOUT_SECONDS "http_timeout_seconds" ["DATABRICKS_HTTP_TIMEOUT_SECONDS"] false "Timeout of one HTTP request, seconds (default 30)";
-    CONNECT_TIMEOUT_SECONDS "connect_timeout_seconds" ["DATABRICKS_CONNECT_TIMEOUT_SECONDS"] false "TCP+TLS connect timeout, seconds (default 10)";
-    RETRY_TIMEOUT_SECONDS "retry_timeout_seconds" ["DATABRICKS_RETRY_TIMEOUT_SECONDS"] false "Overall deadline for one token request including retries, seconds (default 60)";
-    CONFIG_FILE "config_file" ["DATABRICKS_CONFIG_FILE"] false "INI config file (default ~/.databrickscfg)";
-    PROFILE "profile" ["DATABRICKS_CONFIG_PROFILE"] false "Profile (section) of the config file (default DEFAULT)";
+    Host "host" ["DATABRICKS_HOST"] false "Workspace or account URL, e.g. https://adb-123.4.azuredatabricks.net";
+    AccountId "account_id" ["DATABRICKS_ACCOUNT_ID"] false "Databricks account id (account-level hosts)";
+    AuthType "auth_type" ["DATABRICKS_AUTH_TYPE"] false "Force one auth type (see the auth type table)";
+    Token "token" ["DATABRICKS_TOKEN"] true "Personal access token (pat)";
+    ClientId "client_id" ["DATABRICKS_CLIENT_ID"] false "Service principal application id (oauth-m2m; federation with a service-principal policy)";
+    ClientSecret "client_secret" ["DATABRICKS_CLIENT_SECRET"] true "OAuth secret of the service principal (oauth-m2m)";
+    OidcTokenFilepath "oidc_token_filepath" ["DATABRICKS_OIDC_TOKEN_FILEPATH", "DATABRICKS_OIDC_TOKEN_FILE"] false "File holding the federated JWT (file-oidc); re-read on every exchange";
+    OidcTokenEnv "oidc_token_env" ["DATABRICKS_OIDC_TOKEN_ENV"] false "Name of the variable holding the JWT (env-oidc; default DATABRICKS_OIDC_TOKEN)";
+    TokenAudience "token_audience" ["DATABRICKS_TOKEN_AUDIENCE"] false "Audience of the ID tokens dbtoken requests (github-oidc, azure-devops-oidc); shown by doctor";
+    DiscoveryUrl "discovery_url" ["DATABRICKS_DISCOVERY_URL"] false "OpenID/OAuth discovery document URL that names the token endpoint";
+    Scopes "scopes" ["DATABRICKS_SCOPES"] false "OAuth scopes, space or comma separated (default all-apis)";
+    ActionsIdTokenRequestUrl "actions_id_token_request_url" ["ACTIONS_ID_TOKEN_REQUEST_URL"] false "GitHub Actions' ID token endpoint (github-oidc, github-oidc-azure; set by GitHub with permissions id-token: write)";
+    ActionsIdTokenRequestToken "actions_id_token_request_token" ["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] true "Bearer token for that endpoint (set by GitHub)";
+    AzureClientId "azure_client_id" ["AZURE_CLIENT_ID", "ARM_CLIENT_ID"] false "Entra application (client) id (azure-workload-identity, github-oidc-azure, azure-client-secret; azure-msi: a user-assigned identity)";
+    AzureClientSecret "azure_client_secret" ["ARM_CLIENT_SECRET"] true "Entra client secret (azure-client-secret)";
+    AzureTenantId "azure_tenant_id" ["AZURE_TENANT_ID", "ARM_TENANT_ID"] false "Entra tenant id";
+    AzureUseMsi "azure_use_msi" ["ARM_USE_MSI"] false "true: use the Azure managed identity (azure-msi)";
+    AzureFederatedTokenFile "azure_federated_token_file" ["AZURE_FEDERATED_TOKEN_FILE"] false "Projected service-account token injected by Azure Workload Identity";
+    AzureAuthorityHost "azure_authority_host" ["AZURE_AUTHORITY_HOST"] false "Entra authority (default https://login.microsoftonline.com/)";
+    AzureImdsAuthorityHost "azure_imds_authority_host" ["AZURE_POD_IDENTITY_AUTHORITY_HOST"] false "Instance metadata service (azure-msi; default http://169.254.169.254, as azure-identity reads it)";
+    AzureWorkspaceResourceId "azure_workspace_resource_id" ["DATABRICKS_AZURE_RESOURCE_ID"] false "Azure resource id of the workspace (marks the host as Azure)";
+    CaBundle "ca_bundle" ["DATABRICKS_CA_BUNDLE"] false "PEM file of extra trusted CA certificates (added to the built-in roots and SSL_CERT_FILE)";
+    HttpTimeoutSeconds "http_timeout_seconds" ["DATABRICKS_HTTP_TIMEOUT_SECONDS"] false "Timeout of one HTTP request, seconds (default 30)";
+    ConnectTimeoutSeconds "connect_timeout_seconds" ["DATABRICKS_CONNECT_TIMEOUT_SECONDS"] false "TCP+TLS connect timeout, seconds (default 10)";
+    RetryTimeoutSeconds "retry_timeout_seconds" ["DATABRICKS_RETRY_TIMEOUT_SECONDS"] false "Overall deadline for one token request including retries, seconds (default 60)";
+    ConfigFile "config_file" ["DATABRICKS_CONFIG_FILE"] false "INI config file (default ~/.databrickscfg)";
+    Profile "profile" ["DATABRICKS_CONFIG_PROFILE"] false "Profile (section) of the config file (default DEFAULT)";
 }
 
 /// The attribute with this key, if dbtoken knows it.
@@ -249,7 +250,7 @@ impl Config {
             }
         }
         let file = self.config_file_path(&values);
-        let profile_set = values.get(Key::PROFILE.0).cloned();
+        let profile_set = values.get(Key::Profile.name()).cloned();
         let profile = profile_set
             .as_ref()
             .map(|(p, _)| p.clone())
@@ -264,7 +265,7 @@ impl Config {
                         Some(section) => {
                             for (k, v) in section {
                                 let Some(a) = attr(k) else { continue };
-                                if a.key == Key::PROFILE.0 || a.key == Key::CONFIG_FILE.0 {
+                                if a.key == Key::Profile.name() || a.key == Key::ConfigFile.name() {
                                     continue;
                                 }
                                 values.entry(a.key).or_insert_with(|| {
@@ -307,7 +308,7 @@ impl Config {
                         "cannot read config file {} ({}): {e}",
                         path.display(),
                         values
-                            .get(Key::CONFIG_FILE.0)
+                            .get(Key::ConfigFile.name())
                             .map(|(_, s)| s.to_string())
                             .unwrap_or_else(|| "default location".into())
                     )));
@@ -323,14 +324,14 @@ impl Config {
     }
 
     fn file_named(&self, values: &BTreeMap<&'static str, (String, Source)>) -> bool {
-        values.contains_key(Key::CONFIG_FILE.0)
+        values.contains_key(Key::ConfigFile.name())
     }
 
     fn config_file_path(
         &self,
         values: &BTreeMap<&'static str, (String, Source)>,
     ) -> Option<PathBuf> {
-        if let Some((p, _)) = values.get(Key::CONFIG_FILE.0) {
+        if let Some((p, _)) = values.get(Key::ConfigFile.name()) {
             return Some(expand_home(p, self.getenv("HOME").as_deref()));
         }
         if matches!(self.env, EnvSource::Map(_)) {
@@ -407,12 +408,12 @@ impl fmt::Debug for Resolved {
 impl Resolved {
     /// The value of a key, if set anywhere.
     pub fn get(&self, key: Key) -> Option<&str> {
-        self.values.get(key.0).map(|(v, _)| v.as_str())
+        self.values.get(key.name()).map(|(v, _)| v.as_str())
     }
 
     /// Where the value of a key came from.
     pub fn source(&self, key: Key) -> Option<&Source> {
-        self.values.get(key.0).map(|(_, s)| s)
+        self.values.get(key.name()).map(|(_, s)| s)
     }
 
     /// How to name a key to a user: the variable that set it, or the first one that could.
@@ -505,7 +506,7 @@ mod tests {
             .unwrap()
             .resolve()
             .unwrap();
-        assert_eq!(r.get(Key::HOST), Some("https://explicit"));
-        assert_eq!(r.source(Key::HOST), Some(&Source::Explicit));
+        assert_eq!(r.get(Key::Host), Some("https://explicit"));
+        assert_eq!(r.source(Key::Host), Some(&Source::Explicit));
     }
 }

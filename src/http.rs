@@ -53,9 +53,9 @@ pub(crate) struct Http {
 impl Http {
     pub fn new(cfg: &Resolved) -> Result<Http> {
         let timeouts = Timeouts {
-            connect: cfg.seconds(Key::CONNECT_TIMEOUT_SECONDS, 10)?,
-            request: cfg.seconds(Key::HTTP_TIMEOUT_SECONDS, 30)?,
-            retry_deadline: cfg.seconds(Key::RETRY_TIMEOUT_SECONDS, 60)?,
+            connect: cfg.seconds(Key::ConnectTimeoutSeconds, 10)?,
+            request: cfg.seconds(Key::HttpTimeoutSeconds, 30)?,
+            retry_deadline: cfg.seconds(Key::RetryTimeoutSeconds, 60)?,
         };
         let mut roots: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
             .iter()
@@ -64,8 +64,8 @@ impl Http {
         if let Some(path) = cfg.env_var("SSL_CERT_FILE") {
             roots.extend(load_pem(&path, "SSL_CERT_FILE")?);
         }
-        if let Some(path) = cfg.get(Key::CA_BUNDLE) {
-            roots.extend(load_pem(path, &cfg.describe(Key::CA_BUNDLE))?);
+        if let Some(path) = cfg.get(Key::CaBundle) {
+            roots.extend(load_pem(path, &cfg.describe(Key::CaBundle))?);
         }
         let tls = TlsConfig::builder()
             .root_certs(RootCerts::new_with_certs(&roots))
@@ -111,34 +111,35 @@ impl Http {
 
     /// One GET with no retries (discovery is best effort).
     pub fn get(&self, url: &str) -> Result<Reply> {
-        self.call(false, url, &[], &[])
+        self.get_with(url, &[], &[])
     }
 
-    /// One GET (`post`: a POST with an empty body) with extra headers and query parameters
-    /// (encoded here), no retries: the CI identity endpoints and the Azure instance metadata
-    /// service, which the SDKs do not retry either.
-    pub fn call(
+    /// One GET with extra headers and query parameters (encoded here), no retries: GitHub's
+    /// ID token endpoint and the Azure instance metadata service, which the SDKs do not retry
+    /// either.
+    pub fn get_with(
         &self,
-        post: bool,
         url: &str,
         headers: &[(&str, &str)],
         query: &[(&str, &str)],
     ) -> Result<Reply> {
         let agent = self.agent(url)?;
-        let sent = if post {
-            let mut req = agent.post(url).query_pairs(query.iter().copied());
-            for (k, v) in headers {
-                req = req.header(*k, *v);
-            }
-            req.send_empty()
-        } else {
-            let mut req = agent.get(url).query_pairs(query.iter().copied());
-            for (k, v) in headers {
-                req = req.header(*k, *v);
-            }
-            req.call()
-        };
-        read_reply(url, sent.map_err(|e| transport(url, e))?, 1)
+        let mut full = url.to_string();
+        for (i, (k, v)) in query.iter().enumerate() {
+            full.push(if i == 0 && !url.contains('?') {
+                '?'
+            } else {
+                '&'
+            });
+            percent_encode(k, &mut full);
+            full.push('=');
+            percent_encode(v, &mut full);
+        }
+        let mut req = agent.get(&full);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        read_reply(url, req.call().map_err(|e| transport(url, e))?, 1)
     }
 
     /// POST a form, retrying transient failures until the deadline. Returns the last answer
@@ -196,6 +197,20 @@ impl Http {
                 };
             }
             std::thread::sleep(wait);
+        }
+    }
+}
+
+/// Percent-encode all but RFC 3986's unreserved characters (a query key or value).
+fn percent_encode(s: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
         }
     }
 }
@@ -406,6 +421,11 @@ mod tests {
 
     #[test]
     fn url_rules() {
+        assert!(check_url("http://169.254.169.254/metadata/identity/oauth2/token").is_ok());
+        assert!(check_url("http://169.254.169.254.evil.example/").is_err());
+        let mut q = String::new();
+        percent_encode("api://Azure AD~x", &mut q);
+        assert_eq!(q, "api%3A%2F%2FAzure%20AD~x");
         assert_eq!(url_host("https://a.b:443/x"), Some("a.b"));
         assert_eq!(url_host("http://[::1]:80/"), Some("::1"));
         assert!(check_url("https://adb-1.2.azuredatabricks.net").is_ok());

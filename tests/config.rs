@@ -28,8 +28,8 @@ fn profile_of_the_config_file_is_used() {
         .env("DATABRICKS_CONFIG_FILE", &file)
         .env("DATABRICKS_CONFIG_PROFILE", "prod");
     let r = cfg.resolve().unwrap();
-    assert_eq!(r.get(Key::HOST), Some(m.url().as_str()));
-    assert!(matches!(r.source(Key::HOST), Some(Source::File { profile, .. }) if profile == "prod"));
+    assert_eq!(r.get(Key::Host), Some(m.url().as_str()));
+    assert!(matches!(r.source(Key::Host), Some(Source::File { profile, .. }) if profile == "prod"));
     let client = Client::new(cfg).unwrap();
     assert_eq!(client.auth_type().name(), "file-oidc");
     assert!(m.is_issued(client.token().unwrap().access_token()));
@@ -45,13 +45,13 @@ fn environment_beats_the_config_file() {
     let (cfg, _) = file_oidc(&m, "precedence");
     let file = cfg_file("[DEFAULT]\nhost = https://from-file.invalid\nscopes = sql\n");
     let r = cfg.env("DATABRICKS_CONFIG_FILE", &file).resolve().unwrap();
-    assert_eq!(r.get(Key::HOST), Some(m.url().as_str()));
+    assert_eq!(r.get(Key::Host), Some(m.url().as_str()));
     assert_eq!(
-        r.source(Key::HOST),
+        r.source(Key::Host),
         Some(&Source::Env("DATABRICKS_HOST".into()))
     );
     // Keys the environment does not set still come from the file.
-    assert_eq!(r.get(Key::SCOPES), Some("sql"));
+    assert_eq!(r.get(Key::Scopes), Some("sql"));
     let client = Client::from_resolved(&r).unwrap();
     client.token().unwrap();
     assert_eq!(posts(&m, "/oidc/v1/token")[0].field("scope"), Some("sql"));

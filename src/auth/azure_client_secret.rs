@@ -9,20 +9,22 @@ use crate::token::Secret;
 pub(crate) const KIND: Kind = Kind {
     name: "azure-client-secret",
     keys: &[
-        Key::AZURE_CLIENT_ID,
-        Key::AZURE_CLIENT_SECRET,
-        Key::AZURE_TENANT_ID,
+        Key::AzureClientId,
+        Key::AzureClientSecret,
+        Key::AzureTenantId,
     ],
-    optional: &[Key::AZURE_AUTHORITY_HOST],
+    optional: &[Key::AzureAuthorityHost],
     vars: &[],
+    #[cfg(test)]
     also: ", an Azure Databricks host",
+    #[cfg(test)]
     does: "`client_credentials` with the secret at Entra (`{authority}/{tenant}/oauth2/token`, `resource=2ff814a6-3304-4ab8-85cb-cd0e6f879c1d`)",
     judge,
 };
 
 fn judge(c: &Ctx<'_>) -> Judged {
     c.need_on_azure(KIND.keys)?;
-    let secret = Secret::new(c.get(Key::AZURE_CLIENT_SECRET));
+    let secret = Secret::new(c.get(Key::AzureClientSecret));
     Ok(Box::new(entra_app(c, Credential::Secret(secret))?))
 }
 
@@ -31,8 +33,8 @@ fn judge(c: &Ctx<'_>) -> Judged {
 pub(crate) fn entra_app(c: &Ctx<'_>, credential: Credential) -> Result<EntraApp, Vec<String>> {
     Ok(EntraApp {
         authority: c.entra_authority()?,
-        tenant_id: c.get(Key::AZURE_TENANT_ID),
-        client_id: c.get(Key::AZURE_CLIENT_ID),
+        tenant_id: c.get(Key::AzureTenantId),
+        client_id: c.get(Key::AzureClientId),
         credential,
     })
 }

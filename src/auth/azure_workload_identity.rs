@@ -7,13 +7,15 @@ use crate::exchange::entra::Entra;
 pub(crate) const KIND: Kind = Kind {
     name: "azure-workload-identity",
     keys: &[
-        Key::AZURE_FEDERATED_TOKEN_FILE,
-        Key::AZURE_CLIENT_ID,
-        Key::AZURE_TENANT_ID,
+        Key::AzureFederatedTokenFile,
+        Key::AzureClientId,
+        Key::AzureTenantId,
     ],
-    optional: &[Key::AZURE_AUTHORITY_HOST],
+    optional: &[Key::AzureAuthorityHost],
     vars: &[],
+    #[cfg(test)]
     also: ", an Azure Databricks host",
+    #[cfg(test)]
     does: "the JWT as an Entra client assertion for scope `2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default`; the Entra token is the Databricks bearer",
     judge,
 };
@@ -22,8 +24,8 @@ fn judge(c: &Ctx<'_>) -> Judged {
     c.need_on_azure(KIND.keys)?;
     Ok(Box::new(Entra {
         authority: c.entra_authority()?,
-        tenant_id: c.get(Key::AZURE_TENANT_ID),
-        client_id: c.get(Key::AZURE_CLIENT_ID),
-        source: c.file_source(Key::AZURE_FEDERATED_TOKEN_FILE),
+        tenant_id: c.get(Key::AzureTenantId),
+        client_id: c.get(Key::AzureClientId),
+        source: c.file_source(Key::AzureFederatedTokenFile),
     }))
 }

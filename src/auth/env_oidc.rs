@@ -9,9 +9,11 @@ use crate::token::Secret;
 pub(crate) const KIND: Kind = Kind {
     name: "env-oidc",
     keys: &[],
-    optional: &[Key::OIDC_TOKEN_ENV, Key::CLIENT_ID],
+    optional: &[Key::OidcTokenEnv, Key::ClientId],
     vars: &[DEFAULT_VAR],
+    #[cfg(test)]
     also: " (or the variable `DATABRICKS_OIDC_TOKEN_ENV` names)",
+    #[cfg(test)]
     does: "RFC 8693 token federation with the JWT from that variable",
     judge,
 };
@@ -20,7 +22,7 @@ const DEFAULT_VAR: &str = "DATABRICKS_OIDC_TOKEN";
 
 fn judge(c: &Ctx<'_>) -> Judged {
     let var = c
-        .opt(Key::OIDC_TOKEN_ENV)
+        .opt(Key::OidcTokenEnv)
         .unwrap_or_else(|| DEFAULT_VAR.to_string());
     let Some(value) = c.cfg.env_var(&var) else {
         return Err(vec![var]);

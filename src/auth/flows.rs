@@ -2,45 +2,31 @@
 //! judge configuration) and the exchanges in `src/exchange/` (which speak HTTP). Types that
 //! share an exchange share its flow here.
 
-use super::{Audience, Flow};
+use super::{Facts, Flow};
 use crate::error::Result;
 use crate::exchange::Issued;
 use crate::exchange::azure::{Credential, EntraApp, ManagedIdentity};
 use crate::exchange::databricks::{Federation, M2m, Subject};
-use crate::exchange::discovery::{Discovery, Endpoint};
+use crate::exchange::discovery::Endpoint;
 use crate::exchange::entra::Entra;
 use crate::http::Http;
-use crate::source::TokenSource;
-
-fn policy(client_id: Option<&str>) -> String {
-    match client_id {
-        Some(id) => format!(" with service principal {id}"),
-        None => " with an account-wide policy (no client_id)".to_string(),
-    }
-}
-
-fn discovered(d: &Discovery, http: &Http) -> Result<Option<Endpoint>> {
-    d.token_endpoint(http).map(Some)
-}
 
 impl Flow for M2m {
     fn fetch(&self, http: &Http) -> Result<Issued> {
         M2m::fetch(self, http)
     }
-    fn uses(&self) -> String {
-        format!(
-            "uses service principal {} and its OAuth secret",
-            self.client_id
-        )
-    }
-    fn endpoint(&self) -> Option<Endpoint> {
-        self.discovery.cached()
-    }
-    fn discover(&self, http: &Http) -> Result<Option<Endpoint>> {
-        discovered(&self.discovery, http)
-    }
-    fn client_id(&self) -> Option<&str> {
-        Some(&self.client_id)
+    fn facts(&self) -> Facts<'_> {
+        Facts {
+            uses: format!(
+                "uses service principal {} and its OAuth secret",
+                self.client_id
+            ),
+            endpoint: self.discovery.cached(),
+            source: None,
+            client_id: Some(&self.client_id),
+            discovery: Some(&self.discovery),
+            requested: None,
+        }
     }
 }
 
@@ -48,37 +34,23 @@ impl Flow for Federation {
     fn fetch(&self, http: &Http) -> Result<Issued> {
         Federation::fetch(self, http)
     }
-    fn uses(&self) -> String {
-        let from = match &self.subject {
-            Subject::Read(source) => format!("the JWT in {}", source.describe()),
-            Subject::Requested(r) => r.request.describe(),
+    fn facts(&self) -> Facts<'_> {
+        let (from, source, requested) = match &self.subject {
+            Subject::Read(s) => (format!("the JWT in {}", s.describe()), Some(s), None),
+            Subject::Requested(r) => (r.request.describe().to_string(), None, Some(r)),
         };
-        format!("uses {from}{}", policy(self.client_id.as_deref()))
-    }
-    fn endpoint(&self) -> Option<Endpoint> {
-        self.discovery.cached()
-    }
-    fn discover(&self, http: &Http) -> Result<Option<Endpoint>> {
-        discovered(&self.discovery, http)
-    }
-    fn federated_source(&self) -> Option<&TokenSource> {
-        match &self.subject {
-            Subject::Read(source) => Some(source),
-            Subject::Requested(_) => None,
+        let policy = match &self.client_id {
+            Some(id) => format!("service principal {id}"),
+            None => "an account-wide policy (no client_id)".to_string(),
+        };
+        Facts {
+            uses: format!("uses {from} with {policy}"),
+            endpoint: self.discovery.cached(),
+            source,
+            client_id: self.client_id.as_deref(),
+            discovery: Some(&self.discovery),
+            requested,
         }
-    }
-    fn client_id(&self) -> Option<&str> {
-        self.client_id.as_deref()
-    }
-    fn audience(&self, http: &Http) -> Option<Result<Audience>> {
-        let Subject::Requested(r) = &self.subject else {
-            return None;
-        };
-        Some(
-            self.discovery
-                .token_endpoint(http)
-                .map(|ep| r.audience(&self.discovery, &ep)),
-        )
     }
 }
 
@@ -86,24 +58,22 @@ impl Flow for Entra {
     fn fetch(&self, http: &Http) -> Result<Issued> {
         Entra::fetch(self, http)
     }
-    fn uses(&self) -> String {
-        format!(
-            "uses the JWT in {} as a client assertion for Entra application {}",
-            self.source.describe(),
-            self.client_id
-        )
-    }
-    fn endpoint(&self) -> Option<Endpoint> {
-        Some(Endpoint {
-            url: self.token_url(),
-            via: "Entra authority (AZURE_AUTHORITY_HOST) and tenant".into(),
-        })
-    }
-    fn federated_source(&self) -> Option<&TokenSource> {
-        Some(&self.source)
-    }
-    fn client_id(&self) -> Option<&str> {
-        Some(&self.client_id)
+    fn facts(&self) -> Facts<'_> {
+        Facts {
+            uses: format!(
+                "uses the JWT in {} as a client assertion for Entra application {}",
+                self.source.describe(),
+                self.client_id
+            ),
+            endpoint: Some(Endpoint {
+                url: self.token_url(),
+                via: "Entra authority (AZURE_AUTHORITY_HOST) and tenant".into(),
+            }),
+            source: Some(&self.source),
+            client_id: Some(&self.client_id),
+            discovery: None,
+            requested: None,
+        }
     }
 }
 
@@ -111,25 +81,22 @@ impl Flow for EntraApp {
     fn fetch(&self, http: &Http) -> Result<Issued> {
         EntraApp::fetch(self, http)
     }
-    fn uses(&self) -> String {
-        match &self.credential {
-            Credential::Secret(_) => format!(
-                "uses Entra application {} in tenant {} with its client secret",
+    fn facts(&self) -> Facts<'_> {
+        let with = match &self.credential {
+            Credential::Secret(_) => "its client secret",
+            Credential::GitHub(r) => r.describe(),
+        };
+        Facts {
+            uses: format!(
+                "uses Entra application {} in tenant {} with {with}",
                 self.client_id, self.tenant_id
             ),
-            Credential::GitHub(r) => format!(
-                "uses {} as a client assertion for Entra application {} in tenant {}",
-                r.describe(),
-                self.client_id,
-                self.tenant_id
-            ),
+            endpoint: Some(self.endpoint()),
+            source: None,
+            client_id: Some(&self.client_id),
+            discovery: None,
+            requested: None,
         }
-    }
-    fn endpoint(&self) -> Option<Endpoint> {
-        Some(EntraApp::endpoint(self))
-    }
-    fn client_id(&self) -> Option<&str> {
-        Some(&self.client_id)
     }
 }
 
@@ -137,16 +104,15 @@ impl Flow for ManagedIdentity {
     fn fetch(&self, http: &Http) -> Result<Issued> {
         ManagedIdentity::fetch(self, http)
     }
-    fn uses(&self) -> String {
-        match &self.client_id {
-            Some(id) => format!("uses user-assigned identity {id} through {}", self.url),
-            None => format!("uses the system-assigned identity through {}", self.url),
+    fn facts(&self) -> Facts<'_> {
+        let id = self.client_id.as_deref().unwrap_or("system-assigned");
+        Facts {
+            uses: format!("uses the managed identity ({id}) through {}", self.url),
+            endpoint: Some(self.endpoint()),
+            source: None,
+            client_id: self.client_id.as_deref(),
+            discovery: None,
+            requested: None,
         }
-    }
-    fn endpoint(&self) -> Option<Endpoint> {
-        Some(ManagedIdentity::endpoint(self))
-    }
-    fn client_id(&self) -> Option<&str> {
-        self.client_id.as_deref()
     }
 }

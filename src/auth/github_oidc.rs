@@ -9,12 +9,14 @@ use crate::token::Secret;
 pub(crate) const KIND: Kind = Kind {
     name: "github-oidc",
     keys: &[
-        Key::ACTIONS_ID_TOKEN_REQUEST_URL,
-        Key::ACTIONS_ID_TOKEN_REQUEST_TOKEN,
+        Key::ActionsIdTokenRequestUrl,
+        Key::ActionsIdTokenRequestToken,
     ],
-    optional: &[Key::CLIENT_ID, Key::TOKEN_AUDIENCE],
+    optional: &[Key::ClientId, Key::TokenAudience],
     vars: &[],
+    #[cfg(test)]
     also: "",
+    #[cfg(test)]
     does: "requests GitHub's ID token for the audience (`token_audience`, else the host's default OIDC audience, else the account id on an account host, else the token endpoint URL), then RFC 8693 token federation",
     judge,
 };
@@ -26,8 +28,8 @@ fn judge(c: &Ctx<'_>) -> Judged {
 
 /// GitHub's ID token request (shared with `github-oidc-azure`).
 pub(crate) fn github(c: &Ctx<'_>) -> Result<IdTokenRequest, Vec<String>> {
-    Ok(IdTokenRequest::GitHub {
-        url: c.url(Key::ACTIONS_ID_TOKEN_REQUEST_URL, "")?,
-        bearer: Secret::new(c.get(Key::ACTIONS_ID_TOKEN_REQUEST_TOKEN)),
-    })
+    Ok(IdTokenRequest::github(
+        c.url(Key::ActionsIdTokenRequestUrl, "")?,
+        Secret::new(c.get(Key::ActionsIdTokenRequestToken)),
+    ))
 }

@@ -9,14 +9,16 @@ use crate::exchange::azure::Credential;
 pub(crate) const KIND: Kind = Kind {
     name: "github-oidc-azure",
     keys: &[
-        Key::ACTIONS_ID_TOKEN_REQUEST_URL,
-        Key::ACTIONS_ID_TOKEN_REQUEST_TOKEN,
-        Key::AZURE_CLIENT_ID,
-        Key::AZURE_TENANT_ID,
+        Key::ActionsIdTokenRequestUrl,
+        Key::ActionsIdTokenRequestToken,
+        Key::AzureClientId,
+        Key::AzureTenantId,
     ],
-    optional: &[Key::AZURE_AUTHORITY_HOST],
+    optional: &[Key::AzureAuthorityHost],
     vars: &[],
+    #[cfg(test)]
     also: ", an Azure Databricks host",
+    #[cfg(test)]
     does: "requests GitHub's ID token for `api://AzureADTokenExchange` and sends it as a client assertion to Entra (`{authority}/{tenant}/oauth2/token`, `resource=2ff814a6-3304-4ab8-85cb-cd0e6f879c1d`)",
     judge,
 };

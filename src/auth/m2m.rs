@@ -7,20 +7,22 @@ use crate::token::Secret;
 
 pub(crate) const KIND: Kind = Kind {
     name: "oauth-m2m",
-    keys: &[Key::CLIENT_ID, Key::CLIENT_SECRET],
+    keys: &[Key::ClientId, Key::ClientSecret],
     optional: &[],
     vars: &[],
+    #[cfg(test)]
     also: "",
+    #[cfg(test)]
     does: "`client_credentials` at the Databricks token endpoint, HTTP Basic auth",
     judge,
 };
 
 fn judge(c: &Ctx<'_>) -> Judged {
-    c.need(&[Key::CLIENT_ID, Key::CLIENT_SECRET])?;
+    c.need(&[Key::ClientId, Key::ClientSecret])?;
     Ok(Box::new(M2m {
         discovery: c.discovery(),
-        client_id: c.get(Key::CLIENT_ID),
-        client_secret: Secret::new(c.get(Key::CLIENT_SECRET)),
+        client_id: c.get(Key::ClientId),
+        client_secret: Secret::new(c.get(Key::ClientSecret)),
         scope: c.scope(),
     }))
 }

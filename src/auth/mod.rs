@@ -58,9 +58,11 @@ pub(crate) struct Kind {
     /// Variables it reads directly, outside the configuration table (CI systems' own).
     pub vars: &'static [&'static str],
     /// What else must hold, in words, appended to the README's "needs" ("" for nothing).
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// README-only, like `does`: kept out of the binary.
+    #[cfg(test)]
     pub also: &'static str,
     /// What it does, one line for the README.
+    #[cfg(test)]
     pub does: &'static str,
     /// Whether it applies, and if so the flow that obtains tokens.
     pub judge: fn(&Ctx<'_>) -> Judged,
@@ -73,28 +75,24 @@ pub(crate) type Judged = std::result::Result<Box<dyn Flow>, Vec<String>>;
 pub(crate) trait Flow: Send + Sync {
     /// Obtain a token now.
     fn fetch(&self, http: &Http) -> Result<Issued>;
+    /// What `doctor`, the chooser's messages and [`crate::Client`] report, without a request.
+    fn facts(&self) -> Facts<'_>;
+}
+
+/// What a flow can tell without a request.
+pub(crate) struct Facts<'a> {
     /// What it uses, for `doctor` and the "more than one applies" error.
-    fn uses(&self) -> String;
-    /// The token endpoint, when known without a request.
-    fn endpoint(&self) -> Option<Endpoint> {
-        None
-    }
-    /// Find the token endpoint now (runs discovery where there is one).
-    fn discover(&self, _http: &Http) -> Result<Option<Endpoint>> {
-        Ok(self.endpoint())
-    }
+    pub uses: String,
+    /// The token endpoint, when known.
+    pub endpoint: Option<Endpoint>,
     /// Where the federated JWT is read from, for flows that read one.
-    fn federated_source(&self) -> Option<&TokenSource> {
-        None
-    }
+    pub source: Option<&'a TokenSource>,
     /// The application id the exchange is made for (`None` for an account-wide policy).
-    fn client_id(&self) -> Option<&str> {
-        None
-    }
-    /// For flows that request their own ID token: its audience and the rule that gave it.
-    fn audience(&self, _http: &Http) -> Option<Result<Audience>> {
-        None
-    }
+    pub client_id: Option<&'a str>,
+    /// The Databricks token endpoint discovery, for flows that use one.
+    pub discovery: Option<&'a Discovery>,
+    /// The ID token it requests itself, if it does (its audience needs the token endpoint).
+    pub requested: Option<&'a Requested>,
 }
 
 /// The audience of an ID token dbtoken requests itself, and which rule gave it.
@@ -126,11 +124,6 @@ impl AuthType {
 
     pub(crate) fn is(self, kind: &Kind) -> bool {
         self.0.name == kind.name
-    }
-
-    /// What it does, in one line.
-    pub(crate) fn does(self) -> &'static str {
-        self.0.does
     }
 }
 
@@ -217,15 +210,15 @@ impl Ctx<'_> {
     pub fn discovery(&self) -> Discovery {
         Discovery::new(
             self.host.url.clone(),
-            self.opt(Key::ACCOUNT_ID),
+            self.opt(Key::AccountId),
             self.host.account,
-            self.opt(Key::DISCOVERY_URL),
+            self.opt(Key::DiscoveryUrl),
         )
     }
 
     /// The `scope` parameter of Databricks token requests.
     pub fn scope(&self) -> String {
-        crate::exchange::scope_param(self.cfg.get(Key::SCOPES))
+        crate::exchange::scope_param(self.cfg.get(Key::Scopes))
     }
 
     /// The federated JWT in the file a key names.
@@ -241,7 +234,7 @@ impl Ctx<'_> {
         Federation {
             discovery: self.discovery(),
             subject,
-            client_id: self.opt(Key::CLIENT_ID),
+            client_id: self.opt(Key::ClientId),
             scope: self.scope(),
         }
     }
@@ -250,8 +243,8 @@ impl Ctx<'_> {
     pub fn ci_federation(&self, request: IdTokenRequest) -> Federation {
         self.federation(Subject::Requested(Requested {
             request,
-            audience: self.opt(Key::TOKEN_AUDIENCE),
-            account_id: self.opt(Key::ACCOUNT_ID).filter(|_| self.host.account),
+            audience: self.opt(Key::TokenAudience),
+            account_id: self.opt(Key::AccountId).filter(|_| self.host.account),
         }))
     }
 
@@ -272,19 +265,21 @@ impl Ctx<'_> {
         } else {
             crate::exchange::entra::DEFAULT_AUTHORITY
         };
-        self.url(Key::AZURE_AUTHORITY_HOST, default)
+        self.url(Key::AzureAuthorityHost, default)
     }
 
     /// A checked URL from a key (the Entra authority, the IMDS endpoint…), or `default`.
     pub fn url(&self, key: Key, default: &str) -> std::result::Result<String, Vec<String>> {
         let url = self.cfg.get(key).unwrap_or(default).to_string();
-        crate::http::check_url(&url).map(|()| url).map_err(|e| {
-            vec![format!(
-                "a valid {}: {}",
-                self.cfg.describe(key),
-                e.message()
-            )]
-        })
+        checked(url, &self.cfg.describe(key))
+    }
+}
+
+/// `url` when dbtoken may call it, else what is missing: a valid `what`.
+pub(crate) fn checked(url: String, what: &str) -> std::result::Result<String, Vec<String>> {
+    match crate::http::check_url(&url) {
+        Ok(()) => Ok(url),
+        Err(e) => Err(vec![format!("a valid {what}: {}", e.message())]),
     }
 }
 
@@ -297,7 +292,7 @@ fn none_missing(missing: Vec<String>) -> std::result::Result<(), Vec<String>> {
 }
 
 pub(crate) fn host(cfg: &Resolved) -> Result<Host> {
-    let Some(raw) = cfg.get(Key::HOST) else {
+    let Some(raw) = cfg.get(Key::Host) else {
         return Err(Error::config(format!(
             "no Databricks host: set DATABRICKS_HOST (host) to your workspace URL, e.g. https://adb-1234567890123456.7.azuredatabricks.net{}",
             file_note(cfg)
@@ -310,7 +305,7 @@ pub(crate) fn host(cfg: &Resolved) -> Result<Host> {
         format!("https://{raw}")
     };
     let url = url.trim_end_matches('/').to_string();
-    crate::http::check_url(&url).map_err(|e| e.context(&cfg.describe(Key::HOST)))?;
+    crate::http::check_url(&url).map_err(|e| e.context(&cfg.describe(Key::Host)))?;
     let name = crate::http::url_host(&url)
         .unwrap_or_default()
         .to_ascii_lowercase();
@@ -321,7 +316,7 @@ pub(crate) fn host(cfg: &Resolved) -> Result<Host> {
     ]
     .iter()
     .any(|d| name.ends_with(d))
-        || cfg.get(Key::AZURE_WORKSPACE_RESOURCE_ID).is_some();
+        || cfg.get(Key::AzureWorkspaceResourceId).is_some();
     let account = name.starts_with("accounts.") || name.starts_with("accounts-dod.");
     Ok(Host {
         url,
@@ -347,7 +342,7 @@ fn verdict(kind: &'static Kind, judged: &Judged) -> Verdict {
         auth_type: AuthType(kind),
         applies: judged.is_ok(),
         detail: match judged {
-            Ok(flow) => flow.uses(),
+            Ok(flow) => flow.facts().uses,
             Err(missing) => format!("needs {}", missing.join(" and ")),
         },
     }
@@ -367,14 +362,14 @@ pub(crate) fn verdicts(cfg: &Resolved) -> Result<Vec<Verdict>> {
 /// Choose the auth type and build its flow.
 pub(crate) fn choose(cfg: &Resolved) -> Result<(AuthType, Host, Box<dyn Flow>)> {
     let host = host(cfg)?;
-    let forced = cfg.get(Key::AUTH_TYPE);
+    let forced = cfg.get(Key::AuthType);
     let ctx = Ctx {
         cfg,
         host: &host,
         forced: forced.is_some(),
     };
     if let Some(name) = forced {
-        let by = cfg.describe(Key::AUTH_TYPE);
+        let by = cfg.describe(Key::AuthType);
         let t = AuthType::parse(name).ok_or_else(|| {
             let names: Vec<&str> = AuthType::all().map(AuthType::name).collect();
             let names = names.join(", ");
@@ -444,19 +439,15 @@ pub(crate) fn choose(cfg: &Resolved) -> Result<(AuthType, Host, Box<dyn Flow>)> 
 /// The variables that make a Databricks SDK see an auth method: every variable of every
 /// type's keys and its own variables (the host excepted), for `exec` to remove.
 pub(crate) fn auth_variables() -> Vec<&'static str> {
-    let mut vars: Vec<&'static str> = KINDS
-        .iter()
-        .flat_map(|k| {
-            k.keys
-                .iter()
-                .chain(k.optional)
-                .filter(|key| **key != Key::HOST)
-                .flat_map(|key| key.env().iter().copied())
-                .chain(k.vars.iter().copied())
-        })
-        .collect();
-    vars.sort_unstable();
-    vars.dedup();
+    let mut vars: Vec<&'static str> = Vec::new();
+    for k in KINDS {
+        for key in k.keys.iter().chain(k.optional) {
+            if *key != Key::Host {
+                vars.extend(key.env());
+            }
+        }
+        vars.extend(k.vars);
+    }
     vars
 }
 

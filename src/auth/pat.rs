@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{Ctx, Flow, Judged, Kind};
+use super::{Ctx, Facts, Flow, Judged, Kind};
 use crate::config::Key;
 use crate::error::Result;
 use crate::exchange::Issued;
@@ -11,10 +11,12 @@ use crate::token::Secret;
 
 pub(crate) const KIND: Kind = Kind {
     name: "pat",
-    keys: &[Key::TOKEN],
+    keys: &[Key::Token],
     optional: &[],
     vars: &[],
+    #[cfg(test)]
     also: "",
+    #[cfg(test)]
     does: "uses the token as is; no expiry, no request",
     judge,
 };
@@ -25,10 +27,10 @@ struct Pat {
 }
 
 fn judge(c: &Ctx<'_>) -> Judged {
-    c.need(&[Key::TOKEN])?;
+    c.need(&[Key::Token])?;
     Ok(Box::new(Pat {
-        token: Secret::new(c.get(Key::TOKEN)),
-        from: c.cfg.describe(Key::TOKEN),
+        token: Secret::new(c.get(Key::Token)),
+        from: c.cfg.describe(Key::Token),
     }))
 }
 
@@ -40,7 +42,14 @@ impl Flow for Pat {
             ttl: None,
         })
     }
-    fn uses(&self) -> String {
-        format!("uses {}", self.from)
+    fn facts(&self) -> Facts<'_> {
+        Facts {
+            uses: format!("uses {}", self.from),
+            endpoint: None,
+            source: None,
+            client_id: None,
+            discovery: None,
+            requested: None,
+        }
     }
 }

@@ -167,7 +167,6 @@ fn diagnose(args: &Args, r: &mut Report) -> i32 {
         }
     };
     r.text("chosen", client.auth_type().name());
-    r.text("does", client.auth_type().does().replace('`', ""));
     r.text("host", client.host());
     match client.id_token_audience() {
         Some(Ok(a)) => r.text(
@@ -340,7 +339,7 @@ fn translate(
     let iss = c.and_then(|c| c.iss.clone()).unwrap_or_default();
     let sub = c.and_then(|c| c.sub.clone()).unwrap_or_default();
     let aud = c.map(|c| c.aud.join(", ")).unwrap_or_default();
-    let account = cfg.get(Key::ACCOUNT_ID).unwrap_or("<your account id>");
+    let account = cfg.get(Key::AccountId).unwrap_or("<your account id>");
     Some(if d.contains("issuer") {
         format!(
             "fix: set the policy's issuer to exactly '{iss}' (for AKS: az aks show --query oidcIssuerProfile.issuerUrl)"
@@ -381,7 +380,7 @@ fn policy(client: &dbtoken::Client, cfg: &dbtoken::Resolved, c: &Claims, r: &mut
     }
     let aud: Vec<String> = if c.aud.is_empty() {
         vec![
-            cfg.get(Key::ACCOUNT_ID)
+            cfg.get(Key::AccountId)
                 .unwrap_or("<account id>")
                 .to_string(),
         ]
@@ -475,7 +474,7 @@ fn check_policy(path: &Path, c: &Claims, cfg: &dbtoken::Resolved, r: &mut Report
             })
             .collect(),
         _ => cfg
-            .get(Key::ACCOUNT_ID)
+            .get(Key::AccountId)
             .map(|a| vec![a.to_string()])
             .unwrap_or_default(),
     };

@@ -71,17 +71,10 @@ impl EntraApp {
             if e.kind() != ErrorKind::Rejected {
                 return e;
             }
-            let hint = match &self.credential {
-                Credential::Secret(_) => format!(
-                    "check ARM_CLIENT_ID ({}), ARM_TENANT_ID ({}) and ARM_CLIENT_SECRET: the secret must be a current client secret of that application",
-                    self.client_id, self.tenant_id
-                ),
-                Credential::GitHub(_) => format!(
-                    "application {} needs a federated credential for this repository's GitHub token (issuer https://token.actions.githubusercontent.com, audience {ENTRA_AUDIENCE})",
-                    self.client_id
-                ),
-            };
-            e.advice(&hint)
+            e.advice(match &self.credential {
+                Credential::Secret(_) => "check ARM_CLIENT_ID, ARM_TENANT_ID and ARM_CLIENT_SECRET: the secret must be a current client secret of that application",
+                Credential::GitHub(_) => "the application needs a federated credential for this repository's GitHub token (issuer https://token.actions.githubusercontent.com, audience api://AzureADTokenExchange)",
+            })
         })
     }
 }
@@ -140,14 +133,14 @@ impl ManagedIdentity {
             query.push(("client_id", id.as_str()));
         }
         let (name, value) = (&self.header.0, &self.header.1);
-        let reply = http.call(false, &self.url, &[(name, value.expose())], &query)?;
+        let reply = http.get_with(&self.url, &[(name, value.expose())], &query)?;
         parse_token_reply(&self.url, reply, Some(value.expose())).map_err(|e| {
             if e.kind() != ErrorKind::Rejected {
                 return e;
             }
-            e.advice(&match &self.client_id {
-                Some(id) => format!("is the user-assigned identity {id} (ARM_CLIENT_ID) assigned to this machine, and is it a user of the workspace?"),
-                None => "is a system-assigned identity enabled on this machine (or set ARM_CLIENT_ID to a user-assigned one), and is it a user of the workspace?".to_string(),
+            e.advice(match &self.client_id {
+                Some(_) => "is the user-assigned identity of ARM_CLIENT_ID assigned to this machine, and a user of the workspace?",
+                None => "is a system-assigned identity enabled on this machine (or set ARM_CLIENT_ID to a user-assigned one), and a user of the workspace?",
             })
         })
     }

@@ -13,15 +13,16 @@ use crate::source::{FederatedToken, check_times};
 use crate::time::unix_now;
 use crate::token::Secret;
 
-/// Where a CI system hands out ID tokens.
-pub(crate) enum IdTokenRequest {
-    /// `GET {ACTIONS_ID_TOKEN_REQUEST_URL}&audience=…` with the request token as Bearer;
-    /// answers `{"value": jwt}`.
-    GitHub { url: String, bearer: Secret },
-    /// `POST {collection}{project}/_apis/distributedtask/hubs/{hub}/plans/{plan}/jobs/{job}/oidctoken`
-    /// with `SYSTEM_ACCESSTOKEN` as Bearer; answers `{"oidcToken": jwt}`. Azure DevOps fixes
-    /// the audience (`api://AzureADTokenExchange`) and ignores the one asked for.
-    AzureDevOps { url: String, bearer: Secret },
+/// Where a CI system hands out ID tokens, and how to ask.
+pub(crate) struct IdTokenRequest {
+    url: String,
+    bearer: Secret,
+    /// POST (Azure DevOps; the audience is fixed) rather than GET with `audience=` (GitHub).
+    post: bool,
+    /// The JSON field holding the JWT.
+    field: &'static str,
+    /// For messages.
+    what: &'static str,
 }
 
 /// The Azure DevOps pipeline variables that locate the OIDC endpoint, as the SDKs read them.
@@ -35,62 +36,53 @@ pub(crate) const AZURE_DEVOPS_VARS: [&str; 6] = [
 ];
 
 impl IdTokenRequest {
-    /// The Azure DevOps request from the pipeline's variables `[access token, collection
-    /// URI, project, hub, plan, job]` (see [`AZURE_DEVOPS_VARS`]).
-    pub fn azure_devops(v: [String; 6]) -> IdTokenRequest {
-        let [token, collection, project, hub, plan, job] = v;
-        IdTokenRequest::AzureDevOps {
-            url: format!(
-                "{}/{project}/_apis/distributedtask/hubs/{hub}/plans/{plan}/jobs/{job}/oidctoken",
-                collection.trim_end_matches('/')
-            ),
-            bearer: Secret::new(token),
+    /// `GET {ACTIONS_ID_TOKEN_REQUEST_URL}&audience=…` with the request token as Bearer;
+    /// GitHub answers `{"value": jwt}`.
+    pub fn github(url: String, bearer: Secret) -> IdTokenRequest {
+        IdTokenRequest {
+            url,
+            bearer,
+            post: false,
+            field: "value",
+            what: "the GitHub Actions ID token (ACTIONS_ID_TOKEN_REQUEST_URL)",
         }
     }
 
-    pub fn describe(&self) -> String {
-        match self {
-            IdTokenRequest::GitHub { .. } => {
-                "the GitHub Actions ID token (ACTIONS_ID_TOKEN_REQUEST_URL)".to_string()
-            }
-            IdTokenRequest::AzureDevOps { .. } => {
-                "the Azure Pipelines ID token (SYSTEM_TEAMFOUNDATIONCOLLECTIONURI, SYSTEM_ACCESSTOKEN)"
-                    .to_string()
-            }
+    /// `POST {collection}{project}/_apis/distributedtask/hubs/{hub}/plans/{plan}/jobs/{job}/oidctoken?api-version=7.2-preview.1`
+    /// with `SYSTEM_ACCESSTOKEN` as Bearer, from the pipeline's variables `[access token,
+    /// collection URI, project, hub, plan, job]` ([`AZURE_DEVOPS_VARS`]). Azure DevOps answers
+    /// `{"oidcToken": jwt}`, always with audience `api://AzureADTokenExchange`.
+    pub fn azure_devops(v: [String; 6]) -> IdTokenRequest {
+        let [token, collection, project, hub, plan, job] = v;
+        IdTokenRequest {
+            url: format!(
+                "{}/{project}/_apis/distributedtask/hubs/{hub}/plans/{plan}/jobs/{job}/oidctoken?api-version=7.2-preview.1",
+                collection.trim_end_matches('/')
+            ),
+            bearer: Secret::new(token),
+            post: true,
+            field: "oidcToken",
+            what: "the Azure Pipelines ID token (SYSTEM_TEAMFOUNDATIONCOLLECTIONURI, SYSTEM_ACCESSTOKEN)",
         }
+    }
+
+    pub fn describe(&self) -> &'static str {
+        self.what
     }
 
     /// Ask the CI system for an ID token with this audience.
     pub fn fetch(&self, http: &Http, audience: &str) -> Result<FederatedToken> {
-        let (url, bearer, field, reply) = match self {
-            IdTokenRequest::GitHub { url, bearer } => {
-                let auth = format!("Bearer {}", bearer.expose());
-                let reply = http.call(
-                    false,
-                    url,
-                    &[("Authorization", &auth)],
-                    &[("audience", audience)],
-                )?;
-                (url, bearer, "value", reply)
-            }
-            IdTokenRequest::AzureDevOps { url, bearer } => {
-                let auth = format!("Bearer {}", bearer.expose());
-                let reply = http.call(
-                    true,
-                    url,
-                    &[
-                        ("Authorization", &auth),
-                        ("Content-Type", "application/json"),
-                    ],
-                    &[("api-version", "7.2-preview.1")],
-                )?;
-                (url, bearer, "oidcToken", reply)
-            }
+        let (url, what, field) = (&self.url, self.what, self.field);
+        let auth = format!("Bearer {}", self.bearer.expose());
+        let reply = if self.post {
+            // An empty POST, retried like every token request.
+            http.post_form(url, &[], Some(&auth))?
+        } else {
+            http.get_with(url, &[("Authorization", &auth)], &[("audience", audience)])?
         };
-        let what = self.describe();
         if !(200..300).contains(&reply.status) {
             // Not a token reply, but refused the same way: the server's words, scrubbed.
-            let e = parse_token_reply(url, reply, Some(bearer.expose()))
+            let e = parse_token_reply(url, reply, Some(self.bearer.expose()))
                 .err()
                 .unwrap_or_else(|| Error::transient(format!("{url} refused")));
             return Err(e.context(&format!("requesting {what}")));
@@ -184,19 +176,17 @@ mod tests {
     fn azure_devops_url_joins_the_collection_uri_once() {
         let s = |v: &str| v.to_string();
         for collection in ["https://dev.azure.com/org/", "https://dev.azure.com/org"] {
-            let IdTokenRequest::AzureDevOps { url, .. } = IdTokenRequest::azure_devops([
+            let r = IdTokenRequest::azure_devops([
                 s("t"),
                 s(collection),
                 s("proj"),
                 s("build"),
                 s("plan"),
                 s("job"),
-            ]) else {
-                panic!("not azure devops")
-            };
+            ]);
             assert_eq!(
-                url,
-                "https://dev.azure.com/org/proj/_apis/distributedtask/hubs/build/plans/plan/jobs/job/oidctoken"
+                r.url,
+                "https://dev.azure.com/org/proj/_apis/distributedtask/hubs/build/plans/plan/jobs/job/oidctoken?api-version=7.2-preview.1"
             );
         }
     }

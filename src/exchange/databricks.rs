@@ -47,7 +47,7 @@ impl Federation {
                 (
                     r.request.fetch(http, &audience.value)?,
                     endpoint,
-                    r.request.describe(),
+                    r.request.describe().to_string(),
                 )
             }
         };
