@@ -4,6 +4,7 @@
 //! Test support only: strict about what clients send, records every request,
 //! and can inject faults per path. See `MockServer`.
 
+mod ci_oidc;
 mod handlers;
 mod http;
 mod issuer;
@@ -18,6 +19,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+pub use ci_oidc::{
+    ADO_ACCESS_TOKEN, ADO_HOST_TYPE, ADO_JOB_ID, ADO_PLAN_ID, ADO_PROJECT_ID, APP_SERVICE_HEADER,
+    AZURE_CLIENT_SECRET, GITHUB_REQUEST_TOKEN, MSI_CLIENT_ID,
+};
 pub use issuer::{Alg, ES256_KID, ISSUER_PATH, RS256_KID};
 pub use jwt::{azure_jwt, jwt, workload_jwt};
 
@@ -55,6 +60,8 @@ pub struct Recorded {
     pub method: String,
     /// Path without the query string.
     pub path: String,
+    /// The query string, as sent (percent-encoded).
+    pub query: String,
     /// Header names lower-cased, values as sent (including `authorization`).
     pub headers: Vec<(String, String)>,
     /// Form fields in order (empty unless the body parsed as a urlencoded form).
@@ -140,6 +147,8 @@ pub(crate) struct Config {
     pub audience: String,
     pub subject: String,
     pub sp_client_id: String,
+    /// `token_federation_default_oidc_audiences` of `databricks-config` (absent when empty).
+    pub default_audiences: Vec<String>,
 }
 
 impl Default for Config {
@@ -152,6 +161,7 @@ impl Default for Config {
             audience: AUDIENCE.to_string(),
             subject: SUBJECT.to_string(),
             sp_client_id: SP_CLIENT_ID.to_string(),
+            default_audiences: Vec::new(),
         }
     }
 }
@@ -413,6 +423,12 @@ impl MockServer {
     }
 
     /// Federation policy checked by the token exchange (issuer/subject also by Entra).
+    /// Make `/.well-known/databricks-config` name these default OIDC audiences.
+    pub fn set_default_audiences(&self, audiences: &[&str]) {
+        self.shared.lock().config.default_audiences =
+            audiences.iter().map(|a| a.to_string()).collect();
+    }
+
     pub fn set_policy(&self, issuer: &str, audience: &str, subject: &str) {
         let mut st = self.shared.lock();
         st.config.issuer = issuer.to_string();

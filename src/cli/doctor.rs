@@ -13,8 +13,11 @@ mod quote;
 
 use miniserde::json::{Array, Number, Object, Value};
 
+use crate::auth::azure_workload_identity::KIND as AZURE_WORKLOAD_IDENTITY;
+use crate::auth::m2m::KIND as OAUTH_M2M;
+use crate::auth::pat::KIND as PAT;
 use dbtoken::issuer::{Reach, Verdict, printable};
-use dbtoken::{AuthType, Claims, Config, ErrorKind, FederatedToken, TokenSource};
+use dbtoken::{Claims, Config, ErrorKind, FederatedToken, Key, TokenSource};
 
 pub struct Args {
     pub json: bool,
@@ -146,9 +149,7 @@ fn num(n: i64) -> Value {
 }
 
 fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    crate::time::unix_now()
 }
 
 /// Run the checks; returns the exit code (0 when a token was obtained).
@@ -185,7 +186,7 @@ fn diagnose(args: &Args, r: &mut Report) -> i32 {
         None => r.text("config file", "none"),
     }
     for a in dbtoken::ATTRS {
-        if let (Some(v), Some(src)) = (resolved.get(a.key), resolved.source(a.key)) {
+        if let (Some(v), Some(src)) = (resolved.get(a.key()), resolved.source(a.key())) {
             let shown = if a.sensitive {
                 "[set, hidden]".to_string()
             } else {
@@ -217,6 +218,14 @@ fn diagnose(args: &Args, r: &mut Report) -> i32 {
     };
     r.text("chosen", client.auth_type().name());
     r.text("host", client.host());
+    match client.id_token_audience() {
+        Some(Ok(a)) => r.text(
+            "id token audience",
+            format!("{} (from {})", a.value, a.rule),
+        ),
+        Some(Err(e)) => r.problem(e.to_string()),
+        None => {}
+    }
 
     let policy = args
         .policy
@@ -344,7 +353,7 @@ fn federated_token(client: &dbtoken::Client, r: &mut Report) -> Option<Federated
                 }
             }
             if let (Some(iat), Some(exp)) = (c.iat, c.exp) {
-                if exp - iat > 24 * 3600 && client.auth_type() == AuthType::AzureWorkloadIdentity {
+                if exp - iat > 24 * 3600 && client.auth_type().is(&AZURE_WORKLOAD_IDENTITY) {
                     r.problem("the token lives longer than 24 h; Entra refuses lifetimes over 25 h (AADSTS70023): lower expirationSeconds");
                 }
             }
@@ -434,9 +443,7 @@ fn translate(
             )
         } else if d.contains("expired") {
             "fix: the token file is stale; check that kubelet mounts a projected serviceAccountToken at this path".to_string()
-        } else if e.server_error() == Some("invalid_client")
-            && client.auth_type() != AuthType::OauthM2m
-        {
+        } else if e.server_error() == Some("invalid_client") && !client.auth_type().is(&OAUTH_M2M) {
             format!(
                 "fix: no service principal with application id '{}' has a federation policy; DATABRICKS_CLIENT_ID must be the SP's application id (a UUID), not its numeric id",
                 client.federation_client_id().unwrap_or("")
@@ -454,12 +461,12 @@ fn account_id(
     cfg: &dbtoken::Resolved,
     r: &mut Report,
 ) -> Option<(String, String)> {
-    if let Some(id) = cfg.get("account_id") {
-        let from = cfg.describe("account_id");
+    if let Some(id) = cfg.get(Key::AccountId) {
+        let from = cfg.describe(Key::AccountId);
         r.text("account id", format!("{id} (from {from})"));
         return Some((id.to_string(), from));
     }
-    if client.auth_type() == AuthType::Pat {
+    if client.auth_type().is(&PAT) {
         return None;
     }
     match dbtoken::databricks_account_id(cfg, client.host()) {

@@ -42,9 +42,7 @@ pub fn enabled(level: Level) -> bool {
 
 pub fn emit(level: Level, message: std::fmt::Arguments<'_>) {
     if enabled(level) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        let now = crate::time::unix_now();
         let tag = match level {
             Level::Error => "ERROR",
             Level::Warn => "WARN",

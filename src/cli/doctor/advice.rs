@@ -45,7 +45,7 @@ pub fn policy(i: &Inputs<'_>, r: &mut Report) {
             PUBLIC_ISSUER.to_string()
         }
     };
-    if i.auth_type == AuthType::AzureWorkloadIdentity {
+    if i.auth_type.is(&crate::auth::azure_workload_identity::KIND) {
         let app = i.client_id.unwrap_or("<client id>");
         r.text(
             "entra federated credential",
