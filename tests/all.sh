@@ -36,10 +36,13 @@ cargo build --quiet --release -p dbtoken-mock
 echo "== C, Go and Java bindings"
 bash tests/bindings.sh c go java
 
+echo "== Python wheel from target/dist in fresh venvs (package, databricks-sdk 0.67.0 and newest)"
+bash tests/dist/python.sh
+
 echo "== the static binary in an empty root"
 bash tests/static.sh
 
 echo "== real Databricks SDKs (Python, Go) against dbtoken serve"
 bash tests/sdk/run.sh
 
-echo "all: 5 passed, 0 failed"
+echo "all: 6 passed, 0 failed"

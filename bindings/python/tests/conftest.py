@@ -10,6 +10,11 @@ import urllib.request
 import pytest
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "mock: needs the loopback dbtoken-mock (tests/dist/python.sh starts it)")
+    config.addinivalue_line("markers", "sdk: needs databricks-sdk installed")
+
+
 class Mock:
     def __init__(self) -> None:
         self.url = os.environ["DBTOKEN_MOCK_URL"]

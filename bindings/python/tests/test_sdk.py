@@ -5,14 +5,12 @@ import os
 
 import pytest
 
+from databricks.sdk import AccountClient, WorkspaceClient
+
 import dbtoken
+import dbtoken.sdk
 
 pytestmark = [pytest.mark.mock, pytest.mark.sdk]
-from databricks.sdk import AccountClient, WorkspaceClient  # noqa: E402
-
-import dbtoken.sdk  # noqa: E402
-
-
 
 @pytest.fixture(autouse=True)
 def _requests_trusts_the_mock():

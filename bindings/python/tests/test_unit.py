@@ -154,3 +154,13 @@ def test_exception_hierarchy():
     for cls in (dbtoken.ConfigError, dbtoken.FederatedTokenError, dbtoken.RejectedError,
                 dbtoken.TransientError, dbtoken.LocalIOError, dbtoken.InternalError):
         assert issubclass(cls, dbtoken.DbtokenError)
+
+
+def test_sdk_adapter_without_the_sdk_says_what_to_install():
+    import importlib.util
+
+    r = subprocess.run([sys.executable, "-c", "import dbtoken.sdk"], capture_output=True, text=True)
+    if importlib.util.find_spec("databricks") is None:
+        assert r.returncode != 0 and "pip install databricks-sdk" in r.stderr
+    else:
+        assert r.returncode == 0, r.stderr

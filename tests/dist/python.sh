@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The Python wheel as a user outside the repo gets it: `scripts/dist.sh python` builds
+# target/dist/python/*.whl; each check installs it with pip into a fresh venv in a temporary
+# directory and runs the package's pytest suites (copied there, away from the source tree)
+# against the loopback mock:
+#   base venv      wheel + pytest (+ auditwheel): unit and mock suites, `auditwheel show`
+#                  agrees with the wheel's platform tag, a token from a one-line script
+#   sdk venvs      wheel + databricks-sdk 0.67.0, and the newest PyPI serves: the adapter suite
+# Ends with "dist python: N passed, 0 failed". pip's cache keeps reruns fast.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SDK_OLDEST=0.67.0
+pip_q=(--quiet --disable-pip-version-check)
+
+t0=$(date +%s)
+say() { echo "dist python: [$(($(date +%s) - t0))s] $*"; }
+
+bash scripts/dist.sh python >/dev/null
+wheels=(target/dist/python/*.whl)
+[ -f "${wheels[0]}" ] || { echo "dist python: no wheel in target/dist/python" >&2; exit 1; }
+arch=$(uname -m)
+wheel=
+for w in "${wheels[@]}"; do case "$w" in *_"$arch".whl) wheel=$(realpath "$w") ;; esac; done
+[ -n "$wheel" ] || { echo "dist python: no wheel for $arch among ${wheels[*]}" >&2; exit 1; }
+say "$(basename "$wheel") ($(stat -c %s "$wheel") bytes)"
+
+newest=$(python3 -m pip index versions databricks-sdk 2>/dev/null | sed -n 's/^databricks-sdk (\(.*\))$/\1/p')
+[ -n "$newest" ] || { echo "dist python: pip index versions databricks-sdk gave no version" >&2; exit 1; }
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+venv() { # DIR PACKAGES...: a fresh venv with the wheel and PACKAGES
+    local dir=$1
+    shift
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install "${pip_q[@]}" "$wheel" "$@"
+}
+# The venvs are made before the mock's CA is exported: pip, too, obeys REQUESTS_CA_BUNDLE.
+say "base venv: wheel, pytest, auditwheel"
+venv "$work/base" pytest auditwheel
+for v in "$SDK_OLDEST" "$newest"; do
+    say "venv with databricks-sdk==$v"
+    venv "$work/sdk-$v" pytest "databricks-sdk==$v"
+done
+
+# shellcheck source=tests/mock-env.sh
+source tests/mock-env.sh
+build_and_start_mock "$work"
+export REQUESTS_CA_BUNDLE=$DBTOKEN_MOCK_CA # requests (databricks-sdk) ignores SSL_CERT_FILE
+unset DBTOKEN_LIBRARY
+cp -r bindings/python/tests "$work/tests"
+cd "$work" # nothing below may see the source tree
+
+passed=0
+tag=$(basename "$wheel" .whl)
+tag=${tag##*-}
+"$work/base/bin/auditwheel" show "$wheel" | tr -s ' \n' '  ' >"$work/auditwheel.txt"
+grep -q "consistent with the following platform tag: \"$tag\"" "$work/auditwheel.txt" ||
+    { echo "dist python: auditwheel disagrees with $tag:" >&2; cat "$work/auditwheel.txt" >&2; exit 1; }
+say "auditwheel show: consistent with $tag"
+out=$("$work/base/bin/python" -c 'import dbtoken; t = dbtoken.Client().token(); print(t.token_type, t.expires_on.tzname())')
+[ "$out" = "Bearer UTC" ] || { echo "dist python: one-line script printed '$out'" >&2; exit 1; }
+"$work/base/bin/python" -m pytest -q -p no:cacheprovider tests/test_unit.py tests/test_mock.py
+passed=$((passed + 1))
+
+for v in "$SDK_OLDEST" "$newest"; do
+    say "databricks-sdk==$v"
+    "$work/sdk-$v/bin/python" -m pytest -q -p no:cacheprovider tests/test_sdk.py
+    passed=$((passed + 1))
+done
+say "done"
+echo "dist python: $passed passed, 0 failed"
