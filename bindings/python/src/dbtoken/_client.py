@@ -26,7 +26,7 @@ class Token:
     """An access token. ``expires_on`` is a timezone-aware ``datetime`` in UTC, or ``None`` when
     the token does not expire (a personal access token). ``repr()`` never shows the token."""
 
-    __slots__ = ("access_token", "token_type", "expires_on")
+    __slots__ = ("access_token", "token_type", "expires_on", "_authorization")
 
     access_token: str
     token_type: str
@@ -36,11 +36,12 @@ class Token:
         self.access_token = access_token
         self.token_type = token_type
         self.expires_on = expires_on
+        self._authorization = f"{token_type} {access_token}"
 
     @property
     def authorization(self) -> str:
-        """The ``Authorization`` header value, e.g. ``"Bearer eyJ..."``."""
-        return f"{self.token_type} {self.access_token}"
+        """The ``Authorization`` header value, e.g. ``"Bearer eyJ..."`` (built once per token)."""
+        return self._authorization
 
     def __repr__(self) -> str:
         return f"Token(access_token=[REDACTED], token_type={self.token_type!r}, expires_on={self.expires_on!r})"
