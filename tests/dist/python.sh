@@ -5,12 +5,13 @@
 # against the loopback mock:
 #   base venv      wheel + pytest (+ auditwheel): unit and mock suites, `auditwheel show`
 #                  agrees with the wheel's platform tag, a token from a one-line script
-#   sdk venvs      wheel + databricks-sdk 0.67.0, and the newest PyPI serves: the adapter suite
+#   sdk venvs      wheel + databricks-sdk 0.67.0, and the newest PyPI serves: the adapter suite;
+#                  mypy --strict on the installed package (its py.typed) beside the newest SDK
 # Ends with "dist python: N passed, 0 failed". pip's cache keeps reruns fast.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SDK_OLDEST=0.67.0
-pip_q=(--quiet --disable-pip-version-check)
+pip_q=(--quiet --disable-pip-version-check --no-compile) # no .pyc for all of databricks-sdk: faster
 
 t0=$(date +%s)
 say() { echo "dist python: [$(($(date +%s) - t0))s] $*"; }
@@ -42,6 +43,7 @@ for v in "$SDK_OLDEST" "$newest"; do
     say "venv with databricks-sdk==$v"
     venv "$work/sdk-$v" pytest "databricks-sdk==$v"
 done
+"$work/sdk-$newest/bin/pip" install "${pip_q[@]}" mypy
 
 # shellcheck source=tests/mock-env.sh
 source tests/mock-env.sh
@@ -68,5 +70,9 @@ for v in "$SDK_OLDEST" "$newest"; do
     "$work/sdk-$v/bin/python" -m pytest -q -p no:cacheprovider tests/test_sdk.py
     passed=$((passed + 1))
 done
+# mypy reads the installed package only because the wheel carries py.typed.
+say "mypy --strict on the installed package"
+(cd "$work/tests" && "$work/sdk-$newest/bin/python" -m mypy --strict --no-incremental -p dbtoken)
+passed=$((passed + 1))
 say "done"
 echo "dist python: $passed passed, 0 failed"

@@ -224,4 +224,5 @@ class Client:
 
 def version() -> str:
     """The version of the loaded libdbtoken, e.g. ``"0.1.0"``."""
-    return lib.dbtoken_version().decode()
+    raw: bytes = lib.dbtoken_version()
+    return raw.decode()
