@@ -6,7 +6,8 @@
 #   base venv      wheel + pytest (+ auditwheel): unit and mock suites, `auditwheel show`
 #                  agrees with the wheel's platform tag, a token from a one-line script
 #   sdk venvs      wheel + databricks-sdk 0.67.0, and the newest PyPI serves: the adapter suite;
-#                  mypy --strict on the installed package (its py.typed) beside the newest SDK
+#                  in the newest one also databricks-sql-connector (its first request carries the
+#                  dbtoken bearer) and mypy --strict on the installed package (its py.typed)
 # Ends with "dist python: N passed, 0 failed". pip's cache keeps reruns fast.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -43,7 +44,7 @@ for v in "$SDK_OLDEST" "$newest"; do
     say "venv with databricks-sdk==$v"
     venv "$work/sdk-$v" pytest "databricks-sdk==$v"
 done
-"$work/sdk-$newest/bin/pip" install "${pip_q[@]}" mypy
+"$work/sdk-$newest/bin/pip" install "${pip_q[@]}" mypy databricks-sql-connector
 
 # shellcheck source=tests/mock-env.sh
 source tests/mock-env.sh
@@ -70,6 +71,9 @@ for v in "$SDK_OLDEST" "$newest"; do
     "$work/sdk-$v/bin/python" -m pytest -q -p no:cacheprovider tests/test_sdk.py
     passed=$((passed + 1))
 done
+say "databricks-sql-connector (newest)"
+"$work/sdk-$newest/bin/python" -m pytest -q -p no:cacheprovider tests/test_sql.py
+passed=$((passed + 1))
 # mypy reads the installed package only because the wheel carries py.typed.
 say "mypy --strict on the installed package"
 (cd "$work/tests" && "$work/sdk-$newest/bin/python" -m mypy --strict --no-incremental -p dbtoken)
