@@ -29,7 +29,10 @@ say "$(basename "$wheel") ($(stat -c %s "$wheel") bytes)"
 newest=$(python3 -m pip index versions databricks-sdk 2>/dev/null | sed -n 's/^databricks-sdk (\(.*\))$/\1/p')
 [ -n "$newest" ] || { echo "dist python: pip index versions databricks-sdk gave no version" >&2; exit 1; }
 
-work=$(mktemp -d)
+# Venvs are thousands of small files: on tmpfs, creating and removing them is I/O-free (166 ->
+# 92 s here). The run needs about 0.5 GB, so /dev/shm is used only with 2 GB free.
+shm_free_kb=$(df --output=avail -k /dev/shm 2>/dev/null | tail -n 1 || echo 0)
+if [ "${shm_free_kb:-0}" -gt 2097152 ] 2>/dev/null; then work=$(mktemp -d -p /dev/shm); else work=$(mktemp -d); fi
 trap 'rm -rf "$work"' EXIT
 venv() { # DIR PACKAGES...: a fresh venv with the wheel and PACKAGES
     local dir=$1
