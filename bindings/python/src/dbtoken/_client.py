@@ -54,7 +54,7 @@ class Stats(NamedTuple):
     failures: int
 
 
-def _raise_from(status: int, err: c_void_p) -> "DbtokenError":
+def _error_from(status: int, err: c_void_p) -> "DbtokenError":
     """Turn a status and its dbtoken_error (which is freed here) into an exception."""
     if not err:
         name = lib.dbtoken_status_name(status)
@@ -91,15 +91,15 @@ def _new_handle(config: "dict[str, ConfigValue]") -> int:
     if config:
         status = lib.dbtoken_config_new(byref(cfg))
         if status != Status.OK:
-            raise _raise_from(status, c_void_p())
+            raise _error_from(status, c_void_p())
     try:
         for key, value in config.items():
             status = lib.dbtoken_config_set(cfg, key.encode(), _encode(key, value), byref(err))
             if status != Status.OK:
-                raise _raise_from(status, err)
+                raise _error_from(status, err)
         status = lib.dbtoken_client_new(cfg, byref(out), byref(err))
         if status != Status.OK:
-            raise _raise_from(status, err)
+            raise _error_from(status, err)
     finally:
         lib.dbtoken_config_free(cfg)
     assert out.value
@@ -169,7 +169,7 @@ class Client:
                     size = token_len.value + 1
                     continue
                 if status != Status.OK:
-                    raise _raise_from(status, err)
+                    raise _error_from(status, err)
                 break
         finally:
             self._leave()
@@ -190,7 +190,7 @@ class Client:
             out = _ffi.Stats()
             status = lib.dbtoken_client_stats(handle, byref(out))
             if status != Status.OK:
-                raise _raise_from(status, c_void_p())
+                raise _error_from(status, c_void_p())
             return Stats(int(out.refreshes), int(out.failures))
         finally:
             self._leave()
