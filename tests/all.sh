@@ -42,6 +42,9 @@ bash tests/bindings.sh c go java
 echo "== a JVM user outside the repository: jars from target/dist/java by Maven coordinates"
 bash tests/dist/java.sh
 
+echo "== Python wheel from target/dist in fresh venvs (package, databricks-sdk 0.67.0 and newest)"
+bash tests/dist/python.sh
+
 echo "== the static binary in an empty root"
 bash tests/static.sh
 
@@ -51,4 +54,4 @@ bash tests/dist/go.sh
 echo "== real Databricks SDKs (Python, Go) against dbtoken serve"
 bash tests/sdk/run.sh
 
-echo "all: 7 passed, 0 failed"
+echo "all: 8 passed, 0 failed"
