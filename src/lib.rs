@@ -18,6 +18,9 @@ mod config;
 mod error;
 mod exchange;
 pub mod ffi;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod jwt;
 mod source;

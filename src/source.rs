@@ -105,16 +105,16 @@ pub(crate) fn check_times(c: &Claims, now: i64) -> std::result::Result<(), Strin
                  lifetime, so a stale file means the token is not being rotated (is the pod's \
                  volume a projected serviceAccountToken, and is this the path it mounts?)",
                 rfc3339(exp),
-                human_duration(now - exp)
+                human_duration(now.saturating_sub(exp))
             ));
         }
     }
     if let Some(nbf) = c.nbf {
-        if nbf > now + SKEW_SECS {
+        if nbf > now.saturating_add(SKEW_SECS) {
             return Err(format!(
                 "is not valid before {} (in {}); check this machine's clock",
                 rfc3339(nbf),
-                human_duration(nbf - now)
+                human_duration(nbf.saturating_sub(now))
             ));
         }
     }

@@ -3,7 +3,8 @@
 # Rust unit and integration tests (HTTPS against the loopback mock), a process-level smoke
 # test of the CLI against the dbtoken-mock binary, then the C (ASan+UBSan, valgrind), Go
 # (-race) and Java (JUnit) suites against that binary, the static binary in an empty root, and
-# the real Databricks SDKs against `dbtoken serve`. Any failure stops it with a non-zero exit.
+# the real Databricks SDKs against `dbtoken serve`, then a bounded run of each fuzz target. Any
+# failure stops it with a non-zero exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,4 +43,7 @@ bash tests/static.sh
 echo "== real Databricks SDKs (Python, Go) against dbtoken serve"
 bash tests/sdk/run.sh
 
-echo "all: 5 passed, 0 failed"
+echo "== fuzz targets, 20 s each from the committed corpora (tests/fuzz.sh)"
+bash tests/fuzz.sh
+
+echo "all: 6 passed, 0 failed"

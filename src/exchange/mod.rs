@@ -19,6 +19,10 @@ use crate::token::Secret;
 /// refreshed soon rather than trusted long.
 const DEFAULT_TTL: Duration = Duration::from_secs(300);
 
+/// Longest lifetime believed from `expires_in`: larger values (up to `i64::MAX`, `1e300`)
+/// would overflow the clock arithmetic of the client and the cache (reproduced by fuzz/token_reply).
+const MAX_TTL: Duration = Duration::from_secs(366 * 24 * 3600);
+
 /// A token as a server issued it, before the cache stamps its expiry.
 #[derive(Debug)]
 pub(crate) struct Issued {
@@ -90,7 +94,7 @@ pub(crate) fn parse_token_reply(url: &str, reply: Reply, secret: Option<&str>) -
         .get("expires_in")
         .and_then(crate::jwt::number)
         .filter(|s| *s > 0)
-        .map(|s| Duration::from_secs(s as u64))
+        .map(|s| Duration::from_secs(s as u64).min(MAX_TTL))
         .or(Some(DEFAULT_TTL));
     Ok(Issued {
         access_token,
