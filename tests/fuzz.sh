@@ -5,9 +5,9 @@
 #   bash tests/fuzz.sh                          every target, 20 s each (what CI runs)
 #   bash tests/fuzz.sh jwt discovery            some targets
 #   FUZZ_SECONDS=0 FUZZ_RUNS=10000000 bash tests/fuzz.sh jwt   a campaign of 10 M executions
-#   FUZZ_KEEP=DIR bash tests/fuzz.sh ...        keep new inputs in DIR/TARGET (to minimize into
-#                                               the corpus: TARGET -merge=1 fuzz/corpus/TARGET DIR/TARGET)
-# Needs the nightly toolchain (the machine has it) and cargo-fuzz (installed here if missing).
+#   FUZZ_KEEP=DIR bash tests/fuzz.sh ...        keep new inputs in DIR/TARGET (then
+#                                               bash fuzz/minimize.sh TARGET DIR/TARGET)
+# Needs the nightly toolchain (the machine has it); cargo-fuzz is optional (`cargo fuzz run`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-20}
@@ -17,25 +17,25 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 
 if ! rustup run nightly rustc --version >/dev/null 2>&1; then
-    rustup toolchain install nightly --profile minimal >/dev/null 2>&1 || {
-        echo "fuzz: the nightly toolchain is required (cargo fuzz builds with -Zsanitizer)" >&2
-        exit 1
-    }
+    echo "fuzz: the nightly toolchain is required (libFuzzer's coverage instrumentation)" >&2
+    exit 1
 fi
-export PATH="$HOME/.cargo/bin:$PATH"
-if ! cargo fuzz --version >/dev/null 2>&1; then
-    echo "== installing cargo-fuzz from crates.io"
-    cargo install --quiet --locked cargo-fuzz
-fi
-
-# No sanitizer by default: the parsers are safe Rust (the crate's unsafe code is the C ABI and
-# signal masks), and without ASan each target runs 2-4x more executions. Overflow checks and
-# debug assertions stay on. FUZZ_SANITIZER=address for a memory-error hunt.
+# The flags `cargo fuzz build` (cargo-fuzz 0.13) passes, so this build and `cargo fuzz run`
+# share fuzz/target/ - without installing cargo-fuzz here (CI saves its ~2 min build). No
+# sanitizer by default: the parsers are safe Rust (the crate's unsafe code is the C ABI and
+# signal masks) and run 2-4x more executions without ASan; overflow checks and debug
+# assertions stay on. FUZZ_SANITIZER=address for a memory-error hunt.
 sanitizer=${FUZZ_SANITIZER:-none}
-echo "== fuzz: building the targets (nightly, sanitizer: $sanitizer, debug assertions)"
-(cd fuzz && cargo +nightly fuzz build --sanitizer "$sanitizer" 2>&1 |
-    { grep -Ev '^ +(Compiling|Downloaded|Locking|Blocking)' || true; })
+flags="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4"
+flags+=" -Cllvm-args=-sanitizer-coverage-inline-8bit-counters"
+flags+=" -Cllvm-args=-sanitizer-coverage-pc-table -Cllvm-args=-sanitizer-coverage-trace-compares"
+flags+=" --cfg fuzzing -Cllvm-args=-simplifycfg-branch-fold-threshold=0"
+[ "$sanitizer" = none ] || flags+=" -Zsanitizer=$sanitizer"
+flags+=" -Cllvm-args=-sanitizer-coverage-stack-depth -Cdebug-assertions -Ccodegen-units=1"
 triple=$(rustc +nightly -vV | sed -n 's/^host: //p')
+echo "== fuzz: building the targets (nightly, sanitizer: $sanitizer, debug assertions)"
+(cd fuzz && RUSTFLAGS="$flags" cargo +nightly build --quiet --release --bins --target "$triple" \
+    --config 'profile.release.debug="line-tables-only"')
 bin=fuzz/target/$triple/release
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
