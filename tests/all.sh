@@ -6,7 +6,8 @@
 # (JUnit, the databricks-sdk-java adapter) suites against that binary, a Maven project and a
 # Go program outside the repository using the dist packages (no Rust on PATH; Go also static
 # in an empty root), the static binary in an empty root, and the real Databricks SDKs against
-# `dbtoken serve`. Any failure stops it with a non-zero exit.
+# `dbtoken serve`, then a bounded run of each fuzz target. Any failure stops it with a
+# non-zero exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,4 +55,7 @@ bash tests/dist/go.sh
 echo "== real Databricks SDKs (Python, Go) against dbtoken serve"
 bash tests/sdk/run.sh
 
-echo "all: 8 passed, 0 failed"
+echo "== fuzz targets, 20 s each from the committed corpora (tests/fuzz.sh)"
+bash tests/fuzz.sh
+
+echo "all: 9 passed, 0 failed"
