@@ -42,4 +42,10 @@ bash tests/static.sh
 echo "== real Databricks SDKs (Python, Go) against dbtoken serve"
 bash tests/sdk/run.sh
 
-echo "all: 5 passed, 0 failed"
+echo "== release artifacts (scripts/dist.sh: x86_64 and aarch64) as a user runs them"
+bash tests/release.sh
+
+echo "== reproducible static binary from two checkouts"
+bash tests/reproducible.sh
+
+echo "all: 7 passed, 0 failed"
