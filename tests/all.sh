@@ -3,7 +3,9 @@
 # Rust unit and integration tests (HTTPS against the loopback mock), a process-level smoke
 # test of the CLI against the dbtoken-mock binary, then the C (ASan+UBSan, valgrind), Go
 # (-race) and Java (JUnit) suites against that binary, the static binary in an empty root, and
-# the real Databricks SDKs against `dbtoken serve`. Any failure stops it with a non-zero exit.
+# the real Databricks SDKs against `dbtoken serve`, the release artifacts of scripts/dist.sh
+# (x86_64 and aarch64 under qemu) and a reproducibility check. Any failure stops it with a
+# non-zero exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
