@@ -41,8 +41,8 @@ Static libdbtoken, shared libc:
   cc app.c -I D/include D/lib/libdbtoken.a -lpthread -ldl -lm -lrt -lutil -lc
   cc app.c $(pkg-config --cflags --libs dbtoken-static)
 
-Fully static (no libc at run time; glibc warns that getaddrinfo would load NSS modules:
-dbtoken's host names then resolve through /etc/hosts and DNS only):
+Fully static (ld warns: glibc's getaddrinfo still loads the NSS modules of the machine it
+runs on, which must match this glibc; the musl tarball has no such catch):
   cc -static app.c $(pkg-config --static --cflags --libs dbtoken)
 TXT
     else
