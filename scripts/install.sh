@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# Install the C library: scripts/install.sh PREFIX  (default /usr/local)
-#   PREFIX/lib/libdbtoken.{a,so}, PREFIX/include/dbtoken.h, PREFIX/lib/pkgconfig/dbtoken.pc
-# Then: cc app.c $(pkg-config --cflags --libs dbtoken)            (shared)
-#       cc app.c $(pkg-config --cflags dbtoken) PREFIX/lib/libdbtoken.a \
-#          $(pkg-config --static --libs-only-l dbtoken | sed 's/-ldbtoken//')   (static)
+# Install the C SDK of this machine's architecture: scripts/install.sh PREFIX (default /usr/local)
+#   PREFIX/include/dbtoken.h, PREFIX/lib/libdbtoken.a, PREFIX/lib/libdbtoken.so.0 (SONAME) and
+#   its libdbtoken.so link, PREFIX/lib/pkgconfig/dbtoken.pc and dbtoken-static.pc
+# The same layout and build as the libdbtoken-VERSION-ARCH-linux-gnu.tar.gz of scripts/dist/c.sh.
+# Then: cc app.c $(pkg-config --cflags --libs dbtoken)                 (shared; run ldconfig)
+#       cc app.c $(pkg-config --cflags --libs dbtoken-static)          (static libdbtoken)
+#       cc -static app.c $(pkg-config --static --cflags --libs dbtoken)  (fully static)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 prefix=${1:-/usr/local}
-version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
-cargo build --release --lib --quiet
-install -d "$prefix/lib/pkgconfig" "$prefix/include"
-install -m 0644 target/release/libdbtoken.a "$prefix/lib/"
-install -m 0755 target/release/libdbtoken.so "$prefix/lib/"
-install -m 0644 include/dbtoken.h "$prefix/include/"
-sed -e "s|@PREFIX@|$prefix|" -e "s|@VERSION@|$version|" dbtoken.pc.in >"$prefix/lib/pkgconfig/dbtoken.pc"
-echo "installed dbtoken $version into $prefix"
+mkdir -p "$prefix"
+prefix=$(cd "$prefix" && pwd)
+# shellcheck source=scripts/dist/common.sh
+source scripts/dist/common.sh
+stage_c_sdk "$(uname -m)" gnu "$prefix" "$prefix"
+echo "installed dbtoken $VERSION into $prefix"

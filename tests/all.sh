@@ -5,8 +5,9 @@
 # (-race, the SDK adapters with the real databricks-sdk-go and databricks-sql-go) and Java
 # (JUnit, the databricks-sdk-java adapter) suites against that binary, a Maven project and a
 # Go program outside the repository using the dist packages (no Rust on PATH; Go also static
-# in an empty root), the static binary in an empty root, and the real Databricks SDKs against
-# `dbtoken serve`, then a bounded run of each fuzz target. Any failure stops it with a
+# in an empty root), the static binary in an empty root, the real Databricks SDKs against
+# `dbtoken serve`, a bounded run of each fuzz target, the release artifacts of scripts/dist.sh
+# (x86_64 and aarch64 under qemu) and a reproducibility check. Any failure stops it with a
 # non-zero exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,4 +59,10 @@ bash tests/sdk/run.sh
 echo "== fuzz targets, 20 s each from the committed corpora (tests/fuzz.sh)"
 bash tests/fuzz.sh
 
-echo "all: 9 passed, 0 failed"
+echo "== release artifacts (scripts/dist.sh: x86_64 and aarch64) as a user runs them"
+bash tests/release.sh
+
+echo "== reproducible static binary from two checkouts"
+bash tests/reproducible.sh
+
+echo "all: 11 passed, 0 failed"

@@ -1,60 +1,184 @@
 # Shared by scripts/dist/*.sh (sourced, never run). One place for the version, the output
-# directory, the architectures and how the Rust library is built and stripped for each.
-#   dist_arches                 the architectures to build (DIST_ARCHES or all known here)
+# directory, the architectures, the cross toolchains and how each Rust artifact is built.
+#   VERSION                     the one version, from Cargo.toml (every artifact carries it)
+#   DIST                        target/dist: the artifacts (names carry $VERSION)
+#   dist_arches                 the architectures to build (DIST_ARCHES, else every one whose
+#                               toolchain is installed here: x86_64, and aarch64 with
+#                               Debian's gcc-aarch64-linux-gnu)
 #   rust_triple ARCH LIBC       x86_64 gnu -> x86_64-unknown-linux-gnu
-#   build_staticlib ARCH LIBC   prints the path of a debug-info-free libdbtoken.a for it
-#   build_cdylib ARCH           prints the path of a stripped libdbtoken.so (glibc)
-# Paths printed are under target/dist-work/ (build outputs, never committed).
+#   cross_prefix ARCH           "" on this machine's own arch, else "aarch64-linux-gnu-"
+#   strip_tool ARCH             the strip that understands ARCH's objects
+#   build_cli ARCH              prints the path of the static (musl) dbtoken for ARCH
+#   build_staticlib ARCH LIBC   prints the path of a debug-info-free libdbtoken.a for it (musl:
+#                               with the unwinder inside, so musl-gcc -static needs no -lunwind)
+#   build_cdylib ARCH           prints the path of a stripped libdbtoken.so (glibc) whose
+#                               SONAME is libdbtoken.so.$SO_MAJOR
+# Paths printed are under target/dist-work/ or cargo's target dirs (never committed).
+#
+# Reproducible: every target build remaps the checkout, the target dir and $CARGO_HOME out of
+# the binaries (--remap-path-prefix, -ffile-prefix-map for C), and archives are stamped with
+# SOURCE_DATE_EPOCH (default: the last commit's time), so two checkouts build the same bytes.
 set -euo pipefail
 DIST_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-DIST="$DIST_ROOT/target/dist"
-DIST_WORK="$DIST_ROOT/target/dist-work"
+DIST_TARGET_DIR=$(mkdir -p "${CARGO_TARGET_DIR:-$DIST_ROOT/target}" && cd "${CARGO_TARGET_DIR:-$DIST_ROOT/target}" && pwd)
+DIST="$DIST_TARGET_DIR/dist"
+DIST_WORK="$DIST_TARGET_DIR/dist-work"
 VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' "$DIST_ROOT/Cargo.toml" | head -1)
+# The shared library's ABI major: 0 for every 0.x release (an ABI break before 1.0 bumps the
+# minor version and is listed in CHANGELOG.md; the SONAME stays libdbtoken.so.0 until 1.0).
+SO_MAJOR=$(echo "$VERSION" | cut -d. -f1)
+SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$DIST_ROOT" log -1 --format=%ct 2>/dev/null || echo 0)}
+export SOURCE_DATE_EPOCH
 mkdir -p "$DIST" "$DIST_WORK"
 
 dist_log() { echo "dist: $*" >&2; }
-
-dist_arches() {
-    echo "${DIST_ARCHES:-x86_64}"
-}
 
 rust_triple() {
     echo "$1-unknown-linux-$2"
 }
 
-# The strip tool that understands ARCH's objects.
-strip_tool() {
-    case "$1" in
-        "$(uname -m)") echo strip ;;
-        *) echo "$1-linux-gnu-strip" ;;
-    esac
+cross_prefix() {
+    if [ "$1" = "$(uname -m)" ]; then echo ""; else echo "$1-linux-gnu-"; fi
 }
+
+strip_tool() {
+    echo "$(cross_prefix "$1")strip"
+}
+
+dist_arches() {
+    if [ -n "${DIST_ARCHES:-}" ]; then
+        echo "$DIST_ARCHES"
+        return
+    fi
+    local arch arches=()
+    for arch in x86_64 aarch64; do
+        command -v "$(cross_prefix "$arch")gcc" >/dev/null && arches+=("$arch")
+    done
+    echo "${arches[*]}"
+}
+
+# The environment cargo and the cc crate read for one target: the cross linker, C compiler and
+# archiver, and the path remapping. Exported once here for every target of every arch, so a
+# plain `cargo build --target T` (or cgo with $(cross_prefix ARCH)gcc) works from any part.
+dist_target_env() {
+    local arch=$1 libc=$2 triple up low prefix remap
+    triple=$(rust_triple "$arch" "$libc")
+    up=$(echo "$triple" | tr 'a-z-' 'A-Z_')
+    low=${triple//-/_}
+    prefix=$(cross_prefix "$arch")
+    if [ -n "$prefix" ]; then
+        export "CARGO_TARGET_${up}_LINKER=${prefix}gcc" "CC_${low}=${prefix}gcc" "AR_${low}=${prefix}ar"
+    fi
+    local p
+    for p in "$DIST_ROOT" "$DIST_TARGET_DIR" "${CARGO_HOME:-$HOME/.cargo}"; do
+        case "$p" in *[[:space:]]*) dist_log "'$p' has a space: not supported (rustflags)"; return 1 ;; esac
+    done
+    # Later mappings win in rustc, so the target dir (maybe inside the checkout) comes last.
+    # Crate sources become /crates/NAME-VERSION/...: 143 panic locations, 6 KB of the budget.
+    remap="--remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo"
+    for p in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*; do
+        [ -d "$p" ] && remap+=" --remap-path-prefix=$p=/crates"
+    done
+    remap+=" --remap-path-prefix=$DIST_ROOT=/dbtoken --remap-path-prefix=$DIST_TARGET_DIR=/target"
+    export "CARGO_TARGET_${up}_RUSTFLAGS=$remap"
+    export "CFLAGS_${low}=-ffile-prefix-map=${CARGO_HOME:-$HOME/.cargo}=/cargo -ffile-prefix-map=$DIST_ROOT=/dbtoken -ffile-prefix-map=$DIST_TARGET_DIR=/target"
+}
+# The crate sources must be on disk for their paths to be remapped (a no-op once fetched).
+(cd "$DIST_ROOT" && cargo fetch --quiet)
+for _arch in $(dist_arches); do
+    dist_target_env "$_arch" gnu
+    dist_target_env "$_arch" musl
+done
+unset _arch
 
 ensure_rust_target() {
     rustup target list --installed | grep -qx "$1" || rustup target add "$1" >/dev/null
 }
 
+# The static CLI (dist profile: size-tuned, panic = abort) for ARCH, linked against musl.
+build_cli() {
+    local arch=$1 triple
+    triple=$(rust_triple "$arch" musl)
+    ensure_rust_target "$triple"
+    (cd "$DIST_ROOT" && cargo build --quiet --profile dist --target "$triple" --bin dbtoken) >&2
+    echo "$DIST_TARGET_DIR/$triple/dist/dbtoken"
+}
+
 # The library with the release profile (panic = unwind: the C ABI turns panics into a status).
+# glibc: one rustc run emits both the archive and the shared library (with its SONAME), so
+# build_staticlib ARCH gnu and build_cdylib ARCH share one build. musl: the archive only.
+build_lib() {
+    local arch=$1 libc=$2 triple
+    triple=$(rust_triple "$arch" "$libc")
+    ensure_rust_target "$triple"
+    if [ "$libc" = gnu ]; then
+        (cd "$DIST_ROOT" && cargo rustc --quiet --release --lib --target "$triple" \
+            --crate-type staticlib,cdylib -- -C "link-arg=-Wl,-soname,libdbtoken.so.$SO_MAJOR") >&2
+    else
+        (cd "$DIST_ROOT" && cargo rustc --quiet --release --lib --target "$triple" --crate-type staticlib) >&2
+    fi
+    mkdir -p "$DIST_WORK/$triple"
+}
+
 build_staticlib() {
     local arch=$1 libc=$2 triple out
     triple=$(rust_triple "$arch" "$libc")
-    ensure_rust_target "$triple"
-    (cd "$DIST_ROOT" && cargo rustc --quiet --release --lib --target "$triple" --crate-type staticlib) >&2
-    out="$DIST_WORK/$triple"
-    mkdir -p "$out"
-    cp "$DIST_ROOT/target/$triple/release/libdbtoken.a" "$out/libdbtoken.a"
-    "$(strip_tool "$arch")" --strip-debug "$out/libdbtoken.a"
-    echo "$out/libdbtoken.a"
+    build_lib "$arch" "$libc"
+    out="$DIST_WORK/$triple/libdbtoken.a"
+    cp "$DIST_TARGET_DIR/$triple/release/libdbtoken.a" "$out"
+    if [ "$libc" = musl ]; then
+        # Rust's musl std leaves its unwinder (LLVM libunwind, rustc's self-contained copy) to
+        # the final link, where musl-gcc would pull glibc's libgcc_eh and fail: carry it inside.
+        local unw tmp
+        unw="$(rustc --print sysroot)/lib/rustlib/$triple/lib/self-contained/libunwind.a"
+        tmp=$(mktemp -d)
+        # ar's LTO plugin chatters about rustc's bitcode on stdout: keep it for a failure only.
+        (cd "$tmp" && "$(cross_prefix "$arch")ar" x "$unw" &&
+            "$(cross_prefix "$arch")ar" rcsD "$out" ./*.o) >"$tmp/ar.log" 2>&1 ||
+            { grep -v 'bfd plugin' "$tmp/ar.log" >&2; rm -rf "$tmp"; return 1; }
+        rm -rf "$tmp"
+    fi
+    # -D: deterministic archive headers (no timestamps, uids).
+    "$(strip_tool "$arch")" --strip-debug -D "$out"
+    echo "$out"
 }
 
 build_cdylib() {
     local arch=$1 triple out
     triple=$(rust_triple "$arch" gnu)
-    ensure_rust_target "$triple"
-    (cd "$DIST_ROOT" && cargo rustc --quiet --release --lib --target "$triple" --crate-type cdylib) >&2
-    out="$DIST_WORK/$triple"
-    mkdir -p "$out"
-    cp "$DIST_ROOT/target/$triple/release/libdbtoken.so" "$out/libdbtoken.so"
-    "$(strip_tool "$arch")" --strip-all "$out/libdbtoken.so"
-    echo "$out/libdbtoken.so"
+    build_lib "$arch" gnu
+    out="$DIST_WORK/$triple/libdbtoken.so"
+    cp "$DIST_TARGET_DIR/$triple/release/libdbtoken.so" "$out"
+    "$(strip_tool "$arch")" --strip-all "$out"
+    echo "$out"
+}
+
+# Lay out the C SDK for ARCH and LIBC in DIR: include/dbtoken.h, lib/libdbtoken.a and (glibc)
+# lib/libdbtoken.so.$SO_MAJOR with its libdbtoken.so link, lib/pkgconfig/dbtoken.pc and
+# dbtoken-static.pc (Libs name the archive). PREFIX is the .pc files' prefix (default: relative
+# to the .pc file, so an unpacked tarball works wherever it lies).
+stage_c_sdk() {
+    local arch=$1 libc=$2 dir=$3 prefix=${4:-'${pcfiledir}/../..'} a so private
+    a=$(build_staticlib "$arch" "$libc")
+    install -d "$dir/include" "$dir/lib/pkgconfig"
+    install -m 0644 "$DIST_ROOT/include/dbtoken.h" "$dir/include/"
+    install -m 0644 "$a" "$dir/lib/libdbtoken.a"
+    if [ "$libc" = gnu ]; then
+        so=$(build_cdylib "$arch")
+        install -m 0755 "$so" "$dir/lib/libdbtoken.so.$SO_MAJOR"
+        ln -sfn "libdbtoken.so.$SO_MAJOR" "$dir/lib/libdbtoken.so"
+    fi
+    sed -e "s|@PREFIX@|$prefix|" -e "s|@VERSION@|$VERSION|" "$DIST_ROOT/dbtoken.pc.in" >"$dir/lib/pkgconfig/dbtoken.pc"
+    private=$(sed -n 's/^Libs.private: //p' "$dir/lib/pkgconfig/dbtoken.pc")
+    sed -e 's/^Name: dbtoken$/Name: dbtoken-static/' -e '/^#/d' -e '/^Libs.private:/d' \
+        -e "s|^Libs: .*|Libs: \${libdir}/libdbtoken.a $private|" \
+        "$dir/lib/pkgconfig/dbtoken.pc" >"$dir/lib/pkgconfig/dbtoken-static.pc"
+}
+
+# A reproducible tar.gz of DIR, as one top-level directory named like DIR (sorted, root-owned,
+# stamped SOURCE_DATE_EPOCH, gzip without name or time).
+dist_tar() {
+    local dir=$1 out=$2
+    tar -C "$(dirname "$dir")" --sort=name --owner=0 --group=0 --numeric-owner \
+        --mtime="@$SOURCE_DATE_EPOCH" --format=gnu -cf - "$(basename "$dir")" | gzip -9n >"$out"
 }
