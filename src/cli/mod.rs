@@ -3,7 +3,9 @@
 //! and `dbtoken token` do.
 //!
 //! Exit codes: 0 ok, 2 usage, 3 configuration, 4 federated token, 5 rejected by the server,
-//! 6 network/transient or I/O; `exec` passes the command's own status through.
+//! 6 network/transient or I/O; `exec` passes the command's own status through. SIGTERM/SIGINT:
+//! `serve` and `write --watch` stop with 0; `token` and `write` interrupted before they are
+//! done exit 128 + the signal (143, 130), within milliseconds even mid-exchange.
 
 pub mod log;
 
@@ -41,7 +43,9 @@ Databricks SDKs read it. DBTOKEN_LOG=error|warn|info|debug sets stderr logging (
 
 EXIT CODES:
     0 ok, 2 usage, 3 configuration, 4 federated token, 5 rejected by the server,
-    6 network, transient or I/O failure; exec exits with the command's status
+    6 network, transient or I/O failure; exec exits with the command's status;
+    SIGTERM/SIGINT stop serve and write --watch with 0, and interrupt token and write
+    with 128 + the signal (143 for SIGTERM, 130 for SIGINT)
 ";
 
 const TOKEN_HELP: &str = "\
@@ -61,13 +65,17 @@ Example, in a pod with a projected service-account token:
 const WRITE_HELP: &str = "\
 dbtoken write --out PATH [--format raw|json] [--mode 0600] [--watch] [--profile NAME]
 
-Write the token to PATH atomically (temporary file in the same directory, fsync, rename), so
-a reader never sees a partial file. Without --watch, exit 0 after the first write (an init
-container). With --watch, stay up as a sidecar: rewrite ahead of expiry, keep the last good
-file and back off when the exchange fails, exit 0 on SIGTERM or SIGINT.
+Write the token to PATH atomically, so a reader never sees a partial file: a temporary file
+with a random name is created exclusively in PATH's directory (never following a symlink),
+its mode set, fsynced and renamed over PATH. A symlink at PATH is replaced, not written
+through. Without --watch, exit 0 after the first write (an init container). With --watch,
+stay up as a sidecar: rewrite ahead of expiry (short-lived tokens at half-life, not more
+often than every 10 s unless they live under 20 s), keep the last good file and back off when the
+exchange fails, exit 0 on SIGTERM or SIGINT.
     --out PATH       The file to write (required)
-    --format FORMAT  raw: the token and a newline (default); json: the metadata-service shape
-                     {\"access_token\",\"token_type\",\"expires_on\"}
+    --format FORMAT  raw: exactly the token, no newline (default, like Kubernetes token
+                     files); json: the metadata-service shape
+                     {\"access_token\",\"token_type\",\"expires_on\"} and a newline
     --mode MODE      Octal file mode (default 0600)
     --watch          Keep the file fresh until terminated
 
@@ -83,12 +91,15 @@ Databricks CLI or Terraform at it with
     DATABRICKS_AUTH_TYPE=metadata-service
     DATABRICKS_HOST=<the same host>
     DATABRICKS_METADATA_SERVICE_URL=http://127.0.0.1:8321/token
-(printed on stdout at start). Requests need X-Databricks-Metadata-Version: 1 and an
-X-Databricks-Host equal to the served host. Exits 0 on SIGTERM or SIGINT.
+(printed on stdout at start). Requests need X-Databricks-Metadata-Version: 1, an
+X-Databricks-Host equal to the served host and a loopback Host (localhost, 127.x.y.z,
+[::1]; against DNS rebinding). One thread polls every connection: a request head must
+arrive whole within 10 s, and beyond the connection cap the oldest idle one is closed, so
+idle or slow clients cannot hold others up. Exits 0 on SIGTERM or SIGINT.
     --listen ADDR          Address to bind (default 127.0.0.1:8321; loopback only unless
-                           --allow-non-loopback)
+                           --allow-non-loopback, which also accepts any Host header)
     --path PATH            URL path of the token (default /token)
-    --workers N            Connections served at once (default 4)
+    --workers N            Token requests computed at once, 1 to 256 (default 4)
 
 Example, a sidecar next to a Python app in the same pod:
     dbtoken serve --listen 127.0.0.1:8321
@@ -244,8 +255,10 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
                         a.workers = v
                             .parse()
                             .ok()
-                            .filter(|n| (1..=256).contains(n))
-                            .ok_or_else(|| format!("--workers must be 1 to 256, not '{v}'"))?;
+                            .filter(|n| (1..=serve::MAX_WORKERS).contains(n))
+                            .ok_or_else(|| {
+                                format!("--workers must be 1 to {}, not '{v}'", serve::MAX_WORKERS)
+                            })?;
                     }
                     Long("allow-non-loopback") => a.allow_remote = true,
                     Long("profile") => {
@@ -341,6 +354,19 @@ fn fail(e: &dbtoken::Error) -> ExitCode {
     ExitCode::from(e.kind().exit_code() as u8)
 }
 
+/// The exit code of a command's outcome: its result, or `Err(signal)` when a signal
+/// interrupted it first (128 + the signal: 130 for SIGINT, 143 for SIGTERM).
+fn finish(outcome: Result<Result<(), dbtoken::Error>, i32>) -> ExitCode {
+    match outcome {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => fail(&e),
+        Err(sig) => {
+            log::log_warn!("{} received; interrupted", signals::name(sig));
+            ExitCode::from(signals::exit_code(sig))
+        }
+    }
+}
+
 pub fn main() -> ExitCode {
     let command = match parse(std::env::args_os().skip(1)) {
         Ok(c) => c,
@@ -368,9 +394,10 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Token { json, profile } => {
-            let result = client(profile.as_deref())
-                .and_then(|c| c.token())
-                .and_then(|t| {
+            let shutdown = signals::Shutdown::install(|| {});
+            let got = shutdown.run(move || client(profile.as_deref()).and_then(|c| c.token()));
+            finish(got.map(|r| {
+                r.and_then(|t| {
                     let out = if json {
                         token_json(&t, true)
                     } else {
@@ -380,11 +407,14 @@ pub fn main() -> ExitCode {
                     writeln!(stdout, "{out}")
                         .and_then(|()| stdout.flush())
                         .map_err(|e| dbtoken::Error::io(format!("cannot write to stdout: {e}")))
-                });
-            result.map_or_else(|e| fail(&e), |()| ExitCode::SUCCESS)
+                })
+            }))
         }
-        Command::Write(a) => write::run(&a).map_or_else(|e| fail(&e), |()| ExitCode::SUCCESS),
-        Command::Serve(a) => serve::run(&a).map_or_else(|e| fail(&e), |()| ExitCode::SUCCESS),
+        Command::Write(a) => {
+            let shutdown = signals::Shutdown::install(|| {});
+            finish(write::run(&a, &shutdown))
+        }
+        Command::Serve(a) => finish(serve::run(&a)),
         Command::Exec { profile, cmd } => match exec::run(profile.as_deref(), &cmd) {
             Ok((code, msg)) => {
                 log::log_error!("{msg}");

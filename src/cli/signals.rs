@@ -1,9 +1,21 @@
 //! SIGTERM/SIGINT as an orderly shutdown request: the signals are blocked in every thread and
-//! received by one thread with `sigwait`, which flips a flag, wakes sleepers and runs a hook
-//! (serve uses it to unblock `accept`). No async-signal-unsafe code runs in a handler.
+//! received by one thread with `sigwait`, which records the signal, wakes sleepers and runs a
+//! hook (serve uses it to wake its event loop). No async-signal-unsafe code runs in a handler.
+//!
+//! Work that can block for long (an exchange: discovery, retries, a slow federated-token
+//! source) runs on its own thread through [`Shutdown::run`], so the calling thread can return
+//! at once when a signal arrives: the process then exits without waiting for it.
+//!
+//! Exit codes: `serve` and `write --watch` stop with 0 (a signal is how a sidecar is stopped);
+//! a one-shot command (`token`, `write` without `--watch`) interrupted before it is done exits
+//! with 128 + the signal number (130 for SIGINT, 143 for SIGTERM), the shell convention.
 
+use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
+
+/// How often a caller blocked in [`Shutdown::run`] checks for a signal.
+const CHECK: Duration = Duration::from_millis(25);
 
 #[derive(Clone)]
 pub struct Shutdown {
@@ -52,12 +64,46 @@ impl Shutdown {
             .unwrap_or_else(|p| p.into_inner());
         guard.is_some()
     }
+
+    /// Run `work` on its own thread and wait for its result, or for a signal: `Err(signal)`
+    /// then, and the thread is left behind (the caller is expected to exit soon).
+    pub fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, i32> {
+        if let Some(sig) = self.signal() {
+            return Err(sig);
+        }
+        let (tx, rx) = mpsc::sync_channel(1);
+        std::thread::spawn(move || {
+            let _ = tx.send(work());
+        });
+        loop {
+            match rx.recv_timeout(CHECK) {
+                Ok(v) => return Ok(v),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if let Some(sig) = self.signal() {
+                        return Err(sig);
+                    }
+                }
+                // The work panicked (the panic message is already on stderr): like a signal,
+                // there is no result; end as an interrupted command would.
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Err(libc::SIGABRT),
+            }
+        }
+    }
 }
 
 pub fn name(sig: i32) -> &'static str {
     match sig {
         libc::SIGTERM => "SIGTERM",
         libc::SIGINT => "SIGINT",
+        libc::SIGABRT => "an internal error",
         _ => "signal",
     }
+}
+
+/// The exit code of a one-shot command interrupted by `sig`: 128 + its number.
+pub fn exit_code(sig: i32) -> u8 {
+    (128 + sig.clamp(0, 127)) as u8
 }
