@@ -26,7 +26,7 @@ mod token;
 mod warn;
 
 pub use auth::{AuthType, Verdict, verdicts};
-pub use cache::{CacheStats, EXPIRY_MARGIN, MAX_REFRESH_AHEAD};
+pub use cache::{CacheStats, EXPIRY_MARGIN, FailureCounts, MAX_REFRESH_AHEAD};
 pub use client::Client;
 pub use config::{ATTRS, Attr, Config, Resolved, Source, attr};
 pub use error::{Error, ErrorKind, Result};
