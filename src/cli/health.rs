@@ -147,14 +147,14 @@ impl Health {
     }
 }
 
-/// Start `write --watch`'s health listener on `addr` (loopback unless `allow_remote`) on a
-/// thread of its own: serve's event loop with one worker and no token path. It stops with the
-/// process.
-pub fn listen_for_file(
+/// Start a health-only listener (`--health-listen`: no token path) on `addr`, loopback unless
+/// `allow_remote`, on a thread of its own: serve's event loop with one worker. It answers
+/// with `health` (shared with serve's token listener, so the request counts are one set) and
+/// stops with the process.
+pub fn listen(
     addr: std::net::SocketAddr,
     allow_remote: bool,
-    client: dbtoken::Client,
-    file: Arc<FileState>,
+    health: Arc<Health>,
     shutdown: &Shutdown,
 ) -> dbtoken::Result<std::net::SocketAddr> {
     let (listener, bound) = bind(
@@ -167,10 +167,10 @@ pub fn listen_for_file(
     let server = Server {
         listener,
         wake: Arc::new(wake),
-        endpoints: Arc::new(Health::file(client.clone(), file)),
+        host: health.client.host().to_string(),
+        endpoints: health,
         workers: 1,
         token_path: String::new(),
-        host: client.host().to_string(),
         any_host_header: allow_remote,
     };
     let shutdown = shutdown.clone();

@@ -91,7 +91,8 @@ Example, an init container sharing an emptyDir with the app:
 ";
 
 const SERVE_HELP: &str = "\
-dbtoken serve [--listen 127.0.0.1:8321] [--path /token] [--workers 4] [--allow-non-loopback]
+dbtoken serve [--listen 127.0.0.1:8321] [--path /token] [--workers 4]
+              [--health-listen ADDR] [--allow-non-loopback]
 
 Serve tokens over the Databricks SDKs' metadata-service protocol. Point unmodified SDKs, the
 Databricks CLI or Terraform at it with
@@ -107,8 +108,12 @@ idle or slow clients cannot hold others up. Exits 0 on SIGTERM or SIGINT.
                            --allow-non-loopback, which also accepts any Host header)
     --path PATH            URL path of the token (default /token)
     --workers N            Token requests computed at once, 1 to 256 (default 4)
+    --health-listen ADDR   Also answer the health paths below (never the token) on ADDR,
+                           e.g. 0.0.0.0:8322 for kubelet probes and Prometheus, which reach
+                           the pod's IP (not loopback: needs --allow-non-loopback)
 
-Health, without metadata headers (the Host rule applies), never carrying a token:
+Health paths, on --listen and --health-listen, without metadata headers (the Host rule
+applies), never carrying a token:
     GET /healthz   200 while the process answers
     GET /readyz    200 while a usable token is cached and refreshes are not failing;
                    503 and a one-line reason before the first token, after its expiry,
@@ -229,12 +234,10 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
                     }
                     Long("watch") => watch = true,
                     Long("health-listen") => {
-                        let v = string(p.value().map_err(|e| e.to_string())?, "--health-listen")?;
-                        health_listen = Some(v.parse().map_err(|_| {
-                            format!(
-                                "--health-listen must be ADDRESS:PORT such as 127.0.0.1:8322, not '{v}'"
-                            )
-                        })?);
+                        health_listen = Some(health_addr(string(
+                            p.value().map_err(|e| e.to_string())?,
+                            "--health-listen",
+                        )?)?)
                     }
                     Long("allow-non-loopback") => allow_remote = true,
                     Long("profile") => {
@@ -265,6 +268,7 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
                 allow_remote: false,
                 workers: 4,
                 profile: None,
+                health_listen: None,
             };
             while let Some(arg) = p.next().map_err(|e| e.to_string())? {
                 match arg {
@@ -278,6 +282,12 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
                     }
                     Long("path") => {
                         a.path = string(p.value().map_err(|e| e.to_string())?, "--path")?
+                    }
+                    Long("health-listen") => {
+                        a.health_listen = Some(health_addr(string(
+                            p.value().map_err(|e| e.to_string())?,
+                            "--health-listen",
+                        )?)?)
                     }
                     Long("workers") => {
                         let v = string(p.value().map_err(|e| e.to_string())?, "--workers")?;
@@ -345,6 +355,12 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
         "help" => Ok(Command::Help(USAGE)),
         other => Err(format!("unknown command '{other}'")),
     }
+}
+
+fn health_addr(v: String) -> Result<std::net::SocketAddr, String> {
+    v.parse().map_err(|_| {
+        format!("--health-listen must be ADDRESS:PORT such as 127.0.0.1:8322, not '{v}'")
+    })
 }
 
 /// A client configured like every subcommand: environment, config file, optional profile.

@@ -183,13 +183,8 @@ pub fn run(args: &Args, shutdown: &Shutdown) -> Outcome {
     }
     let file = std::sync::Arc::new(FileState::default());
     if let Some(addr) = args.health_listen {
-        if let Err(e) = health::listen_for_file(
-            addr,
-            args.allow_remote,
-            client.clone(),
-            file.clone(),
-            shutdown,
-        ) {
+        let endpoints = std::sync::Arc::new(health::Health::file(client.clone(), file.clone()));
+        if let Err(e) = health::listen(addr, args.allow_remote, endpoints, shutdown) {
             return Ok(Err(e));
         }
     }

@@ -42,6 +42,8 @@ pub struct Args {
     pub allow_remote: bool,
     pub workers: usize,
     pub profile: Option<String>,
+    /// `--health-listen`: /healthz, /readyz and /metrics also on this address (no token).
+    pub health_listen: Option<SocketAddr>,
 }
 
 /// The most `--workers` (threads that compute tokens).
@@ -133,6 +135,13 @@ pub fn run(args: &Args) -> Result<Result<(), dbtoken::Error>, i32> {
         Ok(Err(e)) => return Ok(Err(e)),
         Err(sig) => return stopped(sig, 0),
     };
+    let health = Arc::new(Health::serve(client.clone()));
+    if let Some(a) = args.health_listen {
+        // Before the warm-up, so probes get answers while the first token is on its way.
+        if let Err(e) = super::health::listen(a, args.allow_remote, health.clone(), &shutdown) {
+            return Ok(Err(e));
+        }
+    }
     // Warm the cache so the first SDK request is answered at once; failure is only logged.
     let warm = client.clone();
     match shutdown.run(move || warm.token()) {
@@ -162,7 +171,7 @@ pub fn run(args: &Args) -> Result<Result<(), dbtoken::Error>, i32> {
     let server = Server {
         listener,
         wake,
-        endpoints: Arc::new(Health::serve(client)),
+        endpoints: health,
         workers: args.workers,
         token_path: args.path.clone(),
         host,
