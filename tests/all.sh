@@ -4,7 +4,8 @@
 # test of the CLI against the dbtoken-mock binary, then the C (ASan+UBSan, valgrind), Go
 # (-race) and Java (JUnit, the databricks-sdk-java adapter) suites against that binary, a Maven
 # project outside the repository using the dist jars, the static binary in an empty root, and
-# the real Databricks SDKs against `dbtoken serve`. Any failure stops it with a non-zero exit.
+# the real Databricks SDKs against `dbtoken serve`, and the sidecars' /metrics read by the
+# Prometheus Python client. Any failure stops it with a non-zero exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,4 +47,7 @@ bash tests/static.sh
 echo "== real Databricks SDKs (Python, Go) against dbtoken serve"
 bash tests/sdk/run.sh
 
-echo "all: 6 passed, 0 failed"
+echo "== the sidecars' /metrics parsed by prometheus-client"
+bash tests/health.sh
+
+echo "all: 7 passed, 0 failed"

@@ -376,7 +376,7 @@ pub fn render(
     family(
         "dbtoken_http_requests_total",
         "counter",
-        "HTTP replies sent by this sidecar's listener, by status code.",
+        "HTTP replies sent by this sidecar (all its listeners), by status code.",
         &codes,
     );
     o
