@@ -17,8 +17,9 @@ build_and_start_mock "$work"
     cc -std=c11 -O2 -pthread -Iinclude -o "$work/ffi_bench" bench/ffi_bench.c target/release/libdbtoken.a \
         -lpthread -ldl -lm -lrt -lutil -lgcc_s -lc
     "$work/ffi_bench"
-    echo "--- Go (go test -bench, -benchmem)"
-    (cd examples/go && go test -run '^$' -bench . -benchmem -benchtime 2000000x | grep -E '^Benchmark')
+    echo "--- Go (go test -bench, -benchmem, -cpu 1,2; peer: atomic.Pointer.Load of a Token)"
+    (cd bindings/go && go test -tags dbtoken_dev -run '^$' -bench . -benchmem -cpu 1,2 \
+        -benchtime "${GO_BENCHTIME:-1s}" | grep -E '^Benchmark')
     echo "--- Java (JMH: bindings/java/bench; the natives load from the jar)"
     (cd bindings/java && mvn -B -ntp -q -Dstyle.color=never -Pbench -pl bench -am verify -DskipTests \
         -Djmh.args="${JMH_ARGS:--f 1 -wi 3 -w 1s -i 5 -r 1s}" | grep -E '^(Benchmark|TokenBench|ClockBench)')

@@ -4,13 +4,61 @@
 //! the token out into a caller buffer.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::ffi::c_char;
+use std::ffi::{CString, c_char};
 use std::hint::black_box;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use dbtoken::ffi::{self, dbtoken_status};
+// The C ABI as C sees it (include/dbtoken.h): `ffi` is not a Rust module of the library.
+#[repr(C)]
+struct TokenInfo {
+    expires_on: i64,
+    token_type: [c_char; 32],
+    refresh_at: i64,
+}
+enum Opaque {}
+const STATUS_OK: i32 = 0;
+unsafe extern "C" {
+    fn dbtoken_config_new(out: *mut *mut Opaque) -> i32;
+    fn dbtoken_config_set(
+        cfg: *mut Opaque,
+        key: *const c_char,
+        value: *const c_char,
+        err: *mut *mut Opaque,
+    ) -> i32;
+    fn dbtoken_config_free(cfg: *mut Opaque);
+    fn dbtoken_client_new(cfg: *const Opaque, out: *mut *mut Opaque, err: *mut *mut Opaque) -> i32;
+    fn dbtoken_client_token(
+        client: *const Opaque,
+        buf: *mut c_char,
+        len: usize,
+        out_len: *mut usize,
+        info: *mut TokenInfo,
+        err: *mut *mut Opaque,
+    ) -> i32;
+    fn dbtoken_client_free(client: *mut Opaque);
+}
+
+/// A C client configured through `dbtoken_config_set` (each string NUL-terminated here).
+fn c_client(settings: &[(&str, &str)]) -> *mut Opaque {
+    let mut cfg = std::ptr::null_mut();
+    let mut client = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call; the strings are NUL-terminated CStrings
+    // that outlive it; cfg is freed once, after dbtoken_client_new copied what it needs.
+    unsafe {
+        assert_eq!(dbtoken_config_new(&mut cfg), STATUS_OK);
+        for (k, v) in settings {
+            let (k, v) = (CString::new(*k).unwrap(), CString::new(*v).unwrap());
+            let st = dbtoken_config_set(cfg, k.as_ptr(), v.as_ptr(), std::ptr::null_mut());
+            assert_eq!(st, STATUS_OK);
+        }
+        let st = dbtoken_client_new(cfg, &mut client, std::ptr::null_mut());
+        dbtoken_config_free(cfg);
+        assert_eq!(st, STATUS_OK);
+    }
+    client
+}
 
 struct Counting;
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
@@ -70,24 +118,31 @@ fn main() {
     let client = dbtoken::Client::new(config).unwrap();
     let first = client.token().unwrap();
 
-    // The same client behind the C ABI (as C, Go and JNI callers use it).
-    let c_client = Box::into_raw(Box::new(ffi::dbtoken_client::from_client(client.clone())));
+    // The same configuration behind the C ABI (as C, Go and JNI callers use it).
+    let c_client = c_client(&[
+        ("host", &m.url()),
+        ("ca_bundle", m.ca_path().to_str().unwrap()),
+        ("oidc_token_filepath", jwt.to_str().unwrap()),
+    ]);
     // A raw pointer is not Sync; the C ABI documents the client as shareable, so pass its address.
     let c_addr = c_client as usize;
     let c_call = move || {
-        let c_client = c_addr as *const ffi::dbtoken_client;
         let mut buf = [0 as c_char; 256];
         let mut len = 0usize;
-        let mut info = std::mem::MaybeUninit::<ffi::dbtoken_token_info>::uninit();
-        let st = ffi::dbtoken_client_token(
-            c_client,
-            buf.as_mut_ptr(),
-            buf.len(),
-            &mut len,
-            info.as_mut_ptr(),
-            std::ptr::null_mut(),
-        );
-        assert_eq!(st, dbtoken_status::Ok);
+        let mut info = std::mem::MaybeUninit::<TokenInfo>::uninit();
+        // SAFETY: the client lives until dbtoken_client_free below; buf, len and info are
+        // valid for writes of the sizes given.
+        let st = unsafe {
+            dbtoken_client_token(
+                c_addr as *const Opaque,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut len,
+                info.as_mut_ptr(),
+                std::ptr::null_mut(),
+            )
+        };
+        assert_eq!(st, STATUS_OK);
         black_box(&buf);
     };
     let rust_call = || {
@@ -138,6 +193,12 @@ fn main() {
         1,
         "every measured call must be a cache hit"
     );
-    ffi::dbtoken_client_free(c_client);
+    assert_eq!(
+        m.count("/oidc/v1/token"),
+        2,
+        "one exchange per client: every measured call must be a cache hit"
+    );
+    // SAFETY: no thread uses the client any more.
+    unsafe { dbtoken_client_free(c_client) };
     let _ = std::fs::remove_file(jwt);
 }

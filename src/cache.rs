@@ -301,9 +301,7 @@ impl Cache {
                 }
                 st.failures = st.failures.saturating_add(1);
                 let t = now();
-                let wait = FIRST_BACKOFF
-                    .saturating_mul(1 << (st.failures - 1).min(6))
-                    .min(MAX_BACKOFF);
+                let wait = crate::time::backoff(st.failures, FIRST_BACKOFF, MAX_BACKOFF);
                 st.retry_at = Some(later(t, wait));
                 st.last_error = Some(e.clone());
                 match &st.entry {

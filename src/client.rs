@@ -3,30 +3,20 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use crate::auth::{self, AuthType, Plan};
+use crate::auth::{self, Audience, AuthType, Flow};
 use crate::cache::{Cache, CacheStats};
-use crate::config::{Config, Resolved};
+use crate::config::{Config, Key, Resolved};
 use crate::error::{Error, Result};
-use crate::exchange::databricks::{Federation, M2m};
-use crate::exchange::discovery::{Discovery, Endpoint};
-use crate::exchange::entra::Entra;
-use crate::exchange::{Issued, scope_param};
+use crate::exchange::discovery::Endpoint;
 use crate::http::Http;
 use crate::source::TokenSource;
-use crate::token::{Secret, Token};
-
-enum Flow {
-    Pat(Secret),
-    M2m(M2m),
-    Federation(Federation),
-    Entra(Entra),
-}
+use crate::token::Token;
 
 struct Inner {
     auth_type: AuthType,
     host: String,
     account_level: bool,
-    flow: Flow,
+    flow: Box<dyn Flow>,
     http: Http,
     cache: Cache,
 }
@@ -69,60 +59,17 @@ impl Client {
 
     /// A client from already resolved configuration.
     pub fn from_resolved(cfg: &Resolved) -> Result<Client> {
-        let (auth_type, host, plan) = auth::choose(cfg)?;
+        let (auth_type, host, flow) = auth::choose(cfg)?;
         let http = Http::new(cfg)?;
-        let account_id = cfg.get("account_id").map(str::to_string);
-        if host.account && account_id.is_none() && auth_type != AuthType::Pat {
+        if host.account && cfg.get(Key::AccountId).is_none() && !auth_type.is(&auth::pat::KIND) {
             return Err(Error::config(format!(
                 "{} is an account host: set DATABRICKS_ACCOUNT_ID (account_id) to your Databricks account id",
                 host.url
             )));
         }
-        if let Some(u) = cfg.get("discovery_url") {
-            crate::http::check_url(u).map_err(|e| e.context(&cfg.describe("discovery_url")))?;
+        if let Some(u) = cfg.get(Key::DiscoveryUrl) {
+            crate::http::check_url(u).map_err(|e| e.context(&cfg.describe(Key::DiscoveryUrl)))?;
         }
-        let discovery = || {
-            Discovery::new(
-                host.url.clone(),
-                account_id.clone(),
-                host.account,
-                cfg.get("discovery_url").map(str::to_string),
-            )
-        };
-        let scope = scope_param(cfg.get("scopes"));
-        let flow = match plan {
-            Plan::Pat(token) => Flow::Pat(token),
-            Plan::M2m {
-                client_id,
-                client_secret,
-            } => Flow::M2m(M2m {
-                discovery: discovery(),
-                client_id,
-                client_secret,
-                scope,
-            }),
-            Plan::Federation { source, client_id } => Flow::Federation(Federation {
-                discovery: discovery(),
-                source,
-                client_id,
-                scope,
-            }),
-            Plan::Entra {
-                source,
-                tenant_id,
-                client_id,
-                authority,
-            } => {
-                crate::http::check_url(&authority)
-                    .map_err(|e| e.context(&cfg.describe("azure_authority_host")))?;
-                Flow::Entra(Entra {
-                    authority,
-                    tenant_id,
-                    client_id,
-                    source,
-                })
-            }
-        };
         Ok(Client {
             inner: Arc::new(Inner {
                 auth_type,
@@ -151,13 +98,10 @@ impl Client {
     fn fetch(&self) -> Result<(Token, Option<std::time::Duration>)> {
         let inner = &*self.inner;
         let started = SystemTime::now();
-        let issued: Issued = match &inner.flow {
-            Flow::Pat(t) => return Ok((Token::new(t.clone(), "Bearer".into(), None), None)),
-            Flow::M2m(f) => f.fetch(&inner.http),
-            Flow::Federation(f) => f.fetch(&inner.http),
-            Flow::Entra(f) => f.fetch(&inner.http),
-        }
-        .map_err(|e| e.context(inner.auth_type.name()))?;
+        let issued = inner
+            .flow
+            .fetch(&inner.http)
+            .map_err(|e| e.context(inner.auth_type.name()))?;
         // Checked: a lifetime arrives clamped to 24 h, but no server number may panic here.
         let at = |d| started.checked_add(d);
         let expires_at = issued.ttl.and_then(at);
@@ -188,48 +132,42 @@ impl Client {
     }
 
     /// The token endpoint and how it was found: known after the first exchange for Databricks
-    /// flows, always for Entra, never for PAT.
+    /// flows, always for Entra and managed identities, never for PAT.
     pub fn token_endpoint(&self) -> Option<Endpoint> {
-        match &self.inner.flow {
-            Flow::Pat(_) => None,
-            Flow::M2m(f) => f.discovery.cached(),
-            Flow::Federation(f) => f.discovery.cached(),
-            Flow::Entra(f) => Some(Endpoint {
-                url: f.token_url(),
-                via: "Entra authority (AZURE_AUTHORITY_HOST) and tenant".into(),
-            }),
-        }
+        self.inner.flow.facts().endpoint
     }
 
-    /// Where the federated JWT is read from, for flows that use one.
+    /// Where the federated JWT is read from, for flows that read one from a file or variable.
     pub fn federated_token_source(&self) -> Option<&TokenSource> {
-        match &self.inner.flow {
-            Flow::Federation(f) => Some(&f.source),
-            Flow::Entra(f) => Some(&f.source),
-            _ => None,
-        }
+        self.inner.flow.facts().source
     }
 
     /// The service principal application id sent as `client_id` in token federation
-    /// (`None`: an account-wide policy), or the Entra application id.
+    /// (`None`: an account-wide policy), or the Entra application / managed identity id.
     pub fn federation_client_id(&self) -> Option<&str> {
-        match &self.inner.flow {
-            Flow::Federation(f) => f.client_id.as_deref(),
-            Flow::Entra(f) => Some(&f.client_id),
-            _ => None,
-        }
+        self.inner.flow.facts().client_id
     }
 
     /// Find the token endpoint now (Databricks flows run discovery, best effort, and cache
     /// it), without exchanging anything. `None` for PAT.
     pub fn discover(&self) -> Result<Option<Endpoint>> {
-        let http = &self.inner.http;
-        match &self.inner.flow {
-            Flow::Pat(_) => Ok(None),
-            Flow::M2m(f) => f.discovery.token_endpoint(http).map(Some),
-            Flow::Federation(f) => f.discovery.token_endpoint(http).map(Some),
-            Flow::Entra(_) => Ok(self.token_endpoint()),
+        let facts = self.inner.flow.facts();
+        match facts.discovery {
+            Some(d) => d.token_endpoint(&self.inner.http).map(Some),
+            None => Ok(facts.endpoint),
         }
+    }
+
+    /// For auth types that request their own ID token (github-oidc, azure-devops-oidc): the
+    /// audience they ask for and the rule that gave it (runs discovery).
+    pub(crate) fn id_token_audience(&self) -> Option<Result<Audience>> {
+        let facts = self.inner.flow.facts();
+        let (requested, discovery) = (facts.requested?, facts.discovery?);
+        Some(
+            discovery
+                .token_endpoint(&self.inner.http)
+                .map(|ep| requested.audience(discovery, &ep)),
+        )
     }
 
     /// Refresh counters of this client's cache and the state of its token (for health checks

@@ -14,51 +14,94 @@ use crate::error::{Error, Result};
 
 /// One configuration attribute: its `.databrickscfg` key and the variables that set it.
 #[derive(Debug)]
-pub struct Attr {
+pub(crate) struct Attr {
+    /// The typed key.
+    pub id: Key,
     /// The key in `.databrickscfg`, in [`Config::set`] and in `dbtoken_config_set`.
     pub key: &'static str,
     /// Environment variables, first set one wins.
     pub env: &'static [&'static str],
     /// Whether the value is a secret (never displayed).
     pub sensitive: bool,
-    /// One line for the README and `doctor`.
-    pub doc: &'static str,
 }
 
 macro_rules! attrs {
-    ($( $key:literal [$($env:literal),*] $sens:literal $doc:literal; )*) => {
+    ($( $id:ident $key:literal [$($env:literal),*] $sens:literal $doc:literal; )*) => {
         /// Every configuration attribute dbtoken reads, in documentation order.
-        pub const ATTRS: &[Attr] = &[$( Attr { key: $key, env: &[$($env),*], sensitive: $sens, doc: $doc } ),*];
+        pub(crate) const ATTRS: &[Attr] = &[$( Attr { id: Key::$id, key: $key, env: &[$($env),*], sensitive: $sens } ),*];
+
+        /// A configuration key, typed: the variants are generated from the attribute table,
+        /// so a misspelt key does not compile. One byte; its attribute is `ATTRS[key as usize]`.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[repr(u8)]
+        pub enum Key {
+            $( #[doc = $doc] $id, )*
+        }
     };
 }
 
+impl Attr {
+    /// The typed key of this attribute.
+    pub(crate) fn key(&self) -> Key {
+        self.id
+    }
+}
+
+impl Key {
+    /// The `.databrickscfg` key.
+    pub fn name(self) -> &'static str {
+        self.attr().key
+    }
+
+    /// The attribute of this key.
+    pub(crate) fn attr(self) -> &'static Attr {
+        &ATTRS[self as usize]
+    }
+
+    /// The variables that set this key, first one wins.
+    pub(crate) fn env(self) -> &'static [&'static str] {
+        self.attr().env
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 attrs! {
-    "host" ["DATABRICKS_HOST"] false "Workspace or account URL, e.g. https://adb-123.4.azuredatabricks.net";
-    "account_id" ["DATABRICKS_ACCOUNT_ID"] false "Databricks account id (account-level hosts)";
-    "auth_type" ["DATABRICKS_AUTH_TYPE"] false "Force one auth type: pat, oauth-m2m, env-oidc, file-oidc, azure-workload-identity";
-    "token" ["DATABRICKS_TOKEN"] true "Personal access token (pat)";
-    "client_id" ["DATABRICKS_CLIENT_ID"] false "Service principal application id (oauth-m2m; federation with a service-principal policy)";
-    "client_secret" ["DATABRICKS_CLIENT_SECRET"] true "OAuth secret of the service principal (oauth-m2m)";
-    "oidc_token_filepath" ["DATABRICKS_OIDC_TOKEN_FILEPATH", "DATABRICKS_OIDC_TOKEN_FILE"] false "File holding the federated JWT (file-oidc); re-read on every exchange";
-    "oidc_token_env" ["DATABRICKS_OIDC_TOKEN_ENV"] false "Name of the variable holding the JWT (env-oidc; default DATABRICKS_OIDC_TOKEN)";
-    "token_audience" ["DATABRICKS_TOKEN_AUDIENCE"] false "Audience expected in the federated JWT (shown by doctor; defaults to the account id)";
-    "discovery_url" ["DATABRICKS_DISCOVERY_URL"] false "OpenID/OAuth discovery document URL that names the token endpoint";
-    "scopes" ["DATABRICKS_SCOPES"] false "OAuth scopes, space or comma separated (default all-apis)";
-    "azure_client_id" ["AZURE_CLIENT_ID", "ARM_CLIENT_ID"] false "Entra application (client) id (azure-workload-identity)";
-    "azure_tenant_id" ["AZURE_TENANT_ID", "ARM_TENANT_ID"] false "Entra tenant id (azure-workload-identity)";
-    "azure_federated_token_file" ["AZURE_FEDERATED_TOKEN_FILE"] false "Projected service-account token injected by Azure Workload Identity";
-    "azure_authority_host" ["AZURE_AUTHORITY_HOST"] false "Entra authority (default https://login.microsoftonline.com/)";
-    "azure_workspace_resource_id" ["DATABRICKS_AZURE_RESOURCE_ID"] false "Azure resource id of the workspace (marks the host as Azure)";
-    "ca_bundle" ["DATABRICKS_CA_BUNDLE"] false "PEM file of extra trusted CA certificates (added to the built-in roots and SSL_CERT_FILE)";
-    "http_timeout_seconds" ["DATABRICKS_HTTP_TIMEOUT_SECONDS"] false "Timeout of one HTTP request, seconds (default 30)";
-    "connect_timeout_seconds" ["DATABRICKS_CONNECT_TIMEOUT_SECONDS"] false "TCP+TLS connect timeout, seconds (default 10)";
-    "retry_timeout_seconds" ["DATABRICKS_RETRY_TIMEOUT_SECONDS"] false "Overall deadline for one token request including retries, seconds (default 60)";
-    "config_file" ["DATABRICKS_CONFIG_FILE"] false "INI config file (default ~/.databrickscfg)";
-    "profile" ["DATABRICKS_CONFIG_PROFILE"] false "Profile (section) of the config file (default DEFAULT)";
+    Host "host" ["DATABRICKS_HOST"] false "Workspace or account URL, e.g. https://adb-123.4.azuredatabricks.net";
+    AccountId "account_id" ["DATABRICKS_ACCOUNT_ID"] false "Databricks account id (account-level hosts)";
+    AuthType "auth_type" ["DATABRICKS_AUTH_TYPE"] false "Force one auth type (see the auth type table)";
+    Token "token" ["DATABRICKS_TOKEN"] true "Personal access token (pat)";
+    ClientId "client_id" ["DATABRICKS_CLIENT_ID"] false "Service principal application id (oauth-m2m; federation with a service-principal policy)";
+    ClientSecret "client_secret" ["DATABRICKS_CLIENT_SECRET"] true "OAuth secret of the service principal (oauth-m2m)";
+    OidcTokenFilepath "oidc_token_filepath" ["DATABRICKS_OIDC_TOKEN_FILEPATH", "DATABRICKS_OIDC_TOKEN_FILE"] false "File holding the federated JWT (file-oidc); re-read on every exchange";
+    OidcTokenEnv "oidc_token_env" ["DATABRICKS_OIDC_TOKEN_ENV"] false "Name of the variable holding the JWT (env-oidc; default DATABRICKS_OIDC_TOKEN)";
+    TokenAudience "token_audience" ["DATABRICKS_TOKEN_AUDIENCE"] false "Audience of the ID tokens dbtoken requests (github-oidc, azure-devops-oidc); shown by doctor";
+    DiscoveryUrl "discovery_url" ["DATABRICKS_DISCOVERY_URL"] false "OpenID/OAuth discovery document URL that names the token endpoint";
+    Scopes "scopes" ["DATABRICKS_SCOPES"] false "OAuth scopes, space or comma separated (default all-apis)";
+    ActionsIdTokenRequestUrl "actions_id_token_request_url" ["ACTIONS_ID_TOKEN_REQUEST_URL"] false "GitHub Actions' ID token endpoint (github-oidc, github-oidc-azure; set by GitHub with permissions id-token: write)";
+    ActionsIdTokenRequestToken "actions_id_token_request_token" ["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] true "Bearer token for that endpoint (set by GitHub)";
+    AzureClientId "azure_client_id" ["AZURE_CLIENT_ID", "ARM_CLIENT_ID"] false "Entra application (client) id (azure-workload-identity, github-oidc-azure, azure-client-secret; azure-msi: a user-assigned identity)";
+    AzureClientSecret "azure_client_secret" ["ARM_CLIENT_SECRET"] true "Entra client secret (azure-client-secret)";
+    AzureTenantId "azure_tenant_id" ["AZURE_TENANT_ID", "ARM_TENANT_ID"] false "Entra tenant id";
+    AzureUseMsi "azure_use_msi" ["ARM_USE_MSI"] false "true: use the Azure managed identity (azure-msi)";
+    AzureFederatedTokenFile "azure_federated_token_file" ["AZURE_FEDERATED_TOKEN_FILE"] false "Projected service-account token injected by Azure Workload Identity";
+    AzureAuthorityHost "azure_authority_host" ["AZURE_AUTHORITY_HOST"] false "Entra authority (default https://login.microsoftonline.com/)";
+    AzureImdsAuthorityHost "azure_imds_authority_host" ["AZURE_POD_IDENTITY_AUTHORITY_HOST"] false "Instance metadata service (azure-msi; default http://169.254.169.254, as azure-identity reads it)";
+    AzureWorkspaceResourceId "azure_workspace_resource_id" ["DATABRICKS_AZURE_RESOURCE_ID"] false "Azure resource id of the workspace (marks the host as Azure)";
+    CaBundle "ca_bundle" ["DATABRICKS_CA_BUNDLE"] false "PEM file of extra trusted CA certificates (added to the built-in roots and SSL_CERT_FILE)";
+    HttpTimeoutSeconds "http_timeout_seconds" ["DATABRICKS_HTTP_TIMEOUT_SECONDS"] false "Timeout of one HTTP request, seconds (default 30)";
+    ConnectTimeoutSeconds "connect_timeout_seconds" ["DATABRICKS_CONNECT_TIMEOUT_SECONDS"] false "TCP+TLS connect timeout, seconds (default 10)";
+    RetryTimeoutSeconds "retry_timeout_seconds" ["DATABRICKS_RETRY_TIMEOUT_SECONDS"] false "Overall deadline for one token request including retries, seconds (default 60)";
+    ConfigFile "config_file" ["DATABRICKS_CONFIG_FILE"] false "INI config file (default ~/.databrickscfg)";
+    Profile "profile" ["DATABRICKS_CONFIG_PROFILE"] false "Profile (section) of the config file (default DEFAULT)";
 }
 
 /// The attribute with this key, if dbtoken knows it.
-pub fn attr(key: &str) -> Option<&'static Attr> {
+pub(crate) fn attr(key: &str) -> Option<&'static Attr> {
     ATTRS.iter().find(|a| a.key == key)
 }
 
@@ -146,7 +189,7 @@ impl Config {
         }
     }
 
-    /// Set a configuration key (a `.databrickscfg` key, see [`ATTRS`]).
+    /// Set a configuration key (a `.databrickscfg` key; [`Key`] has one constant for each).
     /// An empty value removes the key. Unknown keys are refused with the list of known ones.
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
         let Some(attr) = attr(key) else {
@@ -207,7 +250,7 @@ impl Config {
             }
         }
         let file = self.config_file_path(&values);
-        let profile_set = values.get("profile").cloned();
+        let profile_set = values.get(Key::Profile.name()).cloned();
         let profile = profile_set
             .as_ref()
             .map(|(p, _)| p.clone())
@@ -222,7 +265,7 @@ impl Config {
                         Some(section) => {
                             for (k, v) in section {
                                 let Some(a) = attr(k) else { continue };
-                                if a.key == "profile" || a.key == "config_file" {
+                                if a.key == Key::Profile.name() || a.key == Key::ConfigFile.name() {
                                     continue;
                                 }
                                 values.entry(a.key).or_insert_with(|| {
@@ -273,7 +316,7 @@ impl Config {
                         "cannot read config file {} ({}): {e}",
                         path.display(),
                         values
-                            .get("config_file")
+                            .get(Key::ConfigFile.name())
                             .map(|(_, s)| s.to_string())
                             .unwrap_or_else(|| "default location".into())
                     )));
@@ -292,7 +335,7 @@ impl Config {
         &self,
         values: &BTreeMap<&'static str, (String, Source)>,
     ) -> Option<PathBuf> {
-        if let Some((p, _)) = values.get("config_file") {
+        if let Some((p, _)) = values.get(Key::ConfigFile.name()) {
             return Some(expand_home(p, self.getenv("HOME").as_deref()));
         }
         if matches!(self.env, EnvSource::Map(_)) {
@@ -368,23 +411,23 @@ impl fmt::Debug for Resolved {
 
 impl Resolved {
     /// The value of a key, if set anywhere.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.values.get(key).map(|(v, _)| v.as_str())
+    pub fn get(&self, key: Key) -> Option<&str> {
+        self.values.get(key.name()).map(|(v, _)| v.as_str())
     }
 
     /// Where the value of a key came from.
-    pub fn source(&self, key: &str) -> Option<&Source> {
-        self.values.get(key).map(|(_, s)| s)
+    pub fn source(&self, key: Key) -> Option<&Source> {
+        self.values.get(key.name()).map(|(_, s)| s)
     }
 
     /// How to name a key to a user: the variable that set it, or the first one that could.
-    pub fn describe(&self, key: &str) -> String {
-        match (self.source(key), attr(key)) {
+    pub fn describe(&self, key: Key) -> String {
+        match (self.source(key), key.env().first()) {
             (Some(Source::Env(n)), _) => n.clone(),
             (Some(Source::File { .. }), _) => format!("'{key}' in the config file"),
             (Some(Source::Explicit), _) => format!("'{key}'"),
-            (None, Some(a)) if !a.env.is_empty() => format!("{} ({key})", a.env[0]),
-            _ => format!("'{key}'"),
+            (None, Some(var)) => format!("{var} ({key})"),
+            (None, None) => format!("'{key}'"),
         }
     }
 
@@ -409,7 +452,7 @@ impl Resolved {
     }
 
     /// A number of seconds, or `default` when unset.
-    pub(crate) fn seconds(&self, key: &str, default: u64) -> Result<std::time::Duration> {
+    pub(crate) fn seconds(&self, key: Key, default: u64) -> Result<std::time::Duration> {
         match self.get(key) {
             None => Ok(std::time::Duration::from_secs(default)),
             Some(v) => match v.trim().parse::<f64>() {
@@ -467,7 +510,7 @@ mod tests {
             .unwrap()
             .resolve()
             .unwrap();
-        assert_eq!(r.get("host"), Some("https://explicit"));
-        assert_eq!(r.source("host"), Some(&Source::Explicit));
+        assert_eq!(r.get(Key::Host), Some("https://explicit"));
+        assert_eq!(r.source(Key::Host), Some(&Source::Explicit));
     }
 }

@@ -23,8 +23,8 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// The documented exit code of the `dbtoken` CLI for this kind.
-    pub fn exit_code(self) -> i32 {
+    /// The documented exit code of the `dbtoken` CLI for this kind (the CLI's concept).
+    pub(crate) fn exit_code(self) -> i32 {
         match self {
             ErrorKind::Config => 3,
             ErrorKind::FederatedToken => 4,

@@ -22,7 +22,7 @@ use ureq::tls::{Certificate, RootCerts, TlsConfig};
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
-use crate::config::Resolved;
+use crate::config::{Key, Resolved};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Responses larger than this are refused; token responses are well under 8 KiB.
@@ -77,9 +77,9 @@ pub(crate) struct Http {
 impl Http {
     pub fn new(cfg: &Resolved) -> Result<Http> {
         let timeouts = Timeouts {
-            connect: cfg.seconds("connect_timeout_seconds", 10)?,
-            request: cfg.seconds("http_timeout_seconds", 30)?,
-            retry_deadline: cfg.seconds("retry_timeout_seconds", 60)?,
+            connect: cfg.seconds(Key::ConnectTimeoutSeconds, 10)?,
+            request: cfg.seconds(Key::HttpTimeoutSeconds, 30)?,
+            retry_deadline: cfg.seconds(Key::RetryTimeoutSeconds, 60)?,
         };
         let mut roots: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
             .iter()
@@ -88,12 +88,12 @@ impl Http {
         if let Some(path) = cfg.env_var("SSL_CERT_FILE") {
             roots.extend(load_pem(&path, "SSL_CERT_FILE")?);
         }
-        if let Some(path) = cfg.get("ca_bundle") {
-            roots.extend(load_pem(path, &cfg.describe("ca_bundle"))?);
+        if let Some(path) = cfg.get(Key::CaBundle) {
+            roots.extend(load_pem(path, &cfg.describe(Key::CaBundle))?);
         }
         let tls = TlsConfig::builder()
             .root_certs(RootCerts::new_with_certs(&roots))
-            .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .unversioned_rustls_crypto_provider(Arc::new(crate::tls::provider()))
             .build();
         let proxy = if cfg.uses_process_env() {
             ureq::Proxy::try_from_env()
@@ -127,7 +127,8 @@ impl Http {
         // a proxy (other `*.localhost` names follow HTTPS_PROXY/NO_PROXY as usual).
         let direct = url_host(url).is_some_and(|h| {
             h.eq_ignore_ascii_case("localhost")
-                || h.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+                || h.parse::<IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback() || Some(h) == url_host(IMDS))
         });
         Ok(if direct { &self.direct } else { &self.proxied })
     }
@@ -161,18 +162,43 @@ impl Http {
 
     /// One GET with no retries (discovery is best effort), within `deadline`.
     pub fn get(&self, url: &str, deadline: &Deadline) -> Result<Reply> {
+        self.get_with(url, &[], &[], deadline)
+    }
+
+    /// One GET with extra headers and query parameters (encoded here), no retries, within
+    /// `deadline`: GitHub's ID token endpoint and the Azure instance metadata service, which
+    /// the SDKs do not retry either.
+    pub fn get_with(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        query: &[(&str, &str)],
+        deadline: &Deadline,
+    ) -> Result<Reply> {
         let agent = self.agent(url)?;
         if deadline.passed() {
             return Err(self.out_of_time(url, deadline));
         }
-        let resp = agent
-            .get(url)
+        let mut full = url.to_string();
+        for (i, (k, v)) in query.iter().enumerate() {
+            full.push(if i == 0 && !url.contains('?') {
+                '?'
+            } else {
+                '&'
+            });
+            percent_encode(k, &mut full);
+            full.push('=');
+            percent_encode(v, &mut full);
+        }
+        let mut req = agent
+            .get(&full)
             .config()
             .timeout_global(Some(self.timeout(deadline)))
-            .build()
-            .call()
-            .map_err(|e| transport(url, e))?;
-        read_reply(url, resp, 1)
+            .build();
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        read_reply(url, req.call().map_err(|e| transport(url, e))?, 1)
     }
 
     /// POST a form, retrying transient failures until `deadline`. Returns the last answer
@@ -220,7 +246,9 @@ impl Http {
             {
                 let why = format!(
                     "gave up after {attempt} attempt(s): the next one ({}s away) would pass the {}s retry deadline (retry_timeout_seconds)",
-                    wait.as_secs_f32().ceil(),
+                    // Whole seconds rounded up, in integers: formatting a float would link
+                    // core's float printing (~9 KB) into the static binary for this one message.
+                    wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
                     deadline.budget.as_secs()
                 );
                 return match result {
@@ -236,16 +264,28 @@ impl Http {
     }
 }
 
+/// Percent-encode all but RFC 3986's unreserved characters (a query key or value).
+fn percent_encode(s: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
+        }
+    }
+}
+
 fn is_retryable(status: u16) -> bool {
     matches!(status, 429 | 500 | 502 | 503 | 504)
 }
 
 /// Exponential backoff from 250 ms, capped at 10 s, with "equal jitter".
 fn backoff(attempt: u32) -> Duration {
-    let base_ms = 250u64
-        .saturating_mul(1 << attempt.saturating_sub(1).min(6))
-        .min(10_000);
-    let half = base_ms / 2;
+    let base = crate::time::backoff(attempt, Duration::from_millis(250), Duration::from_secs(10));
+    let half = base.as_millis() as u64 / 2;
     Duration::from_millis(half + jitter() % (half + 1))
 }
 
@@ -425,11 +465,16 @@ fn is_loopback_url(url: &str) -> bool {
     url_host(url).is_some_and(is_loopback_host)
 }
 
-/// Only `https://`, or `http://` to a loopback host.
+/// The Azure instance metadata service: plain HTTP to a link-local address, never proxied.
+pub(crate) const IMDS: &str = "http://169.254.169.254";
+
+/// Only `https://`, or `http://` to a loopback host or to [`IMDS`].
 pub(crate) fn check_url(url: &str) -> Result<()> {
     let lower = url.to_ascii_lowercase();
-    let ok =
-        lower.starts_with("https://") || (lower.starts_with("http://") && is_loopback_url(url));
+    let ok = lower.starts_with("https://")
+        || (lower.starts_with("http://") && is_loopback_url(url))
+        || lower == IMDS
+        || lower.starts_with(&format!("{IMDS}/"));
     if !ok || url_host(url).is_none_or(str::is_empty) {
         return Err(Error::config(format!(
             "refusing URL {url}: only https:// is allowed (http:// only to loopback hosts)"
@@ -479,6 +524,11 @@ mod tests {
 
     #[test]
     fn url_rules() {
+        assert!(check_url("http://169.254.169.254/metadata/identity/oauth2/token").is_ok());
+        assert!(check_url("http://169.254.169.254.evil.example/").is_err());
+        let mut q = String::new();
+        percent_encode("api://Azure AD~x", &mut q);
+        assert_eq!(q, "api%3A%2F%2FAzure%20AD~x");
         assert_eq!(url_host("https://a.b:443/x"), Some("a.b"));
         assert_eq!(url_host("http://[::1]:80/"), Some("::1"));
         assert!(check_url("https://adb-1.2.azuredatabricks.net").is_ok());

@@ -8,6 +8,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use miniserde::json::{Number, Object, Value};
 
+use crate::exchange::string;
+
 /// The registered claims dbtoken reads from a federated token.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Claims {
@@ -75,13 +77,6 @@ fn object(segment: &str, what: &str) -> Result<Object, String> {
     }
 }
 
-fn string(o: &Object, key: &str) -> Option<String> {
-    match o.get(key) {
-        Some(Value::String(s)) => Some(s.clone()),
-        _ => None,
-    }
-}
-
 /// Earliest time claim kept: 0001-01-01T00:00:00Z. Claims are clamped to years 1..=9999 (what
 /// RFC 3339 can write), so any arithmetic between a claim and the clock fits in an `i64`.
 pub const MIN_UNIX_TIME: i64 = -62_135_596_800;
@@ -90,7 +85,7 @@ pub const MAX_UNIX_TIME: i64 = 253_402_300_799;
 
 /// A NumericDate claim: an integer, a float (truncated) or a numeric string, clamped to
 /// `MIN_UNIX_TIME..=MAX_UNIX_TIME` (`exp: 1e300` is "far future", not "absent").
-fn number(v: &Value) -> Option<i64> {
+pub(crate) fn number(v: &Value) -> Option<i64> {
     let n = match v {
         Value::Number(Number::U64(n)) => i64::try_from(*n).unwrap_or(i64::MAX),
         Value::Number(Number::I64(n)) => *n,

@@ -1,7 +1,5 @@
 //! The `dbtoken` command: see `src/cli/` and `dbtoken --help`.
 
-mod cli;
-
 fn main() -> std::process::ExitCode {
-    cli::main()
+    dbtoken::cli_main()
 }

@@ -1,6 +1,6 @@
 //! Wall-clock helpers: Unix seconds and RFC 3339 text for messages (no date crate needed).
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Seconds since the Unix epoch, now.
 pub(crate) fn unix_now() -> i64 {
@@ -10,8 +10,16 @@ pub(crate) fn unix_now() -> i64 {
     }
 }
 
+/// Exponential backoff: `first` doubled for each attempt after the first (up to 64×), at most
+/// `cap`. The one backoff rule of HTTP retries, the cache's failed refreshes and `write --watch`.
+pub(crate) fn backoff(attempt: u32, first: Duration, cap: Duration) -> Duration {
+    first
+        .saturating_mul(1 << attempt.saturating_sub(1).min(6))
+        .min(cap)
+}
+
 /// `2026-11-28T14:30:00Z` for a Unix time (proleptic Gregorian, UTC).
-pub fn rfc3339(unix: i64) -> String {
+pub(crate) fn rfc3339(unix: i64) -> String {
     let days = unix.div_euclid(86_400);
     let secs = unix.rem_euclid(86_400);
     // Civil-from-days (Howard Hinnant's algorithm).
@@ -33,7 +41,7 @@ pub fn rfc3339(unix: i64) -> String {
 }
 
 /// "3h 2m 5s" style, for "expired 5m 3s ago".
-pub fn human_duration(secs: i64) -> String {
+pub(crate) fn human_duration(secs: i64) -> String {
     let s = secs.unsigned_abs();
     match s {
         0..=59 => format!("{s}s"),
@@ -54,5 +62,10 @@ mod tests {
         assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
         assert_eq!(human_duration(3725), "1h 2m");
         assert_eq!(human_duration(-61), "1m 1s");
+        let s = Duration::from_secs;
+        assert_eq!(backoff(1, s(1), s(60)), s(1));
+        assert_eq!(backoff(3, s(1), s(60)), s(4));
+        assert_eq!(backoff(7, s(1), s(60)), s(60));
+        assert_eq!(backoff(0, s(1), s(60)), s(1));
     }
 }

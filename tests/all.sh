@@ -2,10 +2,12 @@
 # Every test of the project: the README's test command (`bash tests/all.sh`).
 # Rust unit and integration tests (HTTPS against the loopback mock), a process-level smoke
 # test of the CLI against the dbtoken-mock binary, then the C (ASan+UBSan, valgrind), Go
-# (-race) and Java (JUnit, the databricks-sdk-java adapter) suites against that binary, a Maven
-# project outside the repository using the dist jars, the static binary in an empty root, and
-# the real Databricks SDKs against `dbtoken serve`, and the sidecars' /metrics read by the
-# Prometheus Python client. Any failure stops it with a non-zero exit.
+# (-race, the SDK adapters with the real databricks-sdk-go and databricks-sql-go) and Java
+# (JUnit, the databricks-sdk-java adapter) suites against that binary, a Maven project and a
+# Go program outside the repository using the dist packages (no Rust on PATH; Go also static
+# in an empty root), the static binary in an empty root, and the real Databricks SDKs against
+# `dbtoken serve`, and the sidecars' /metrics read by the Prometheus Python client. Any
+# failure stops it with a non-zero exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,8 +43,14 @@ bash tests/bindings.sh c go java
 echo "== a JVM user outside the repository: jars from target/dist/java by Maven coordinates"
 bash tests/dist/java.sh
 
+echo "== Python wheel from target/dist in fresh venvs (package, databricks-sdk 0.67.0 and newest)"
+bash tests/dist/python.sh
+
 echo "== the static binary in an empty root"
 bash tests/static.sh
+
+echo "== the Go module from target/dist, outside the repository, without Rust; static in an empty root"
+bash tests/dist/go.sh
 
 echo "== real Databricks SDKs (Python, Go) against dbtoken serve"
 bash tests/sdk/run.sh
@@ -50,4 +58,4 @@ bash tests/sdk/run.sh
 echo "== the sidecars' /metrics parsed by prometheus-client"
 bash tests/health.sh
 
-echo "all: 7 passed, 0 failed"
+echo "all: 9 passed, 0 failed"

@@ -44,8 +44,21 @@ run_c() {
 
 run_go() {
     need go
-    echo "== Go: vet, test -race"
-    (cd examples/go && test -z "$(gofmt -l .)" && go vet ./... && go test -race -count=1 -v ./... 2>&1 | grep -E '^(--- |ok|FAIL|PASS)')
+    echo "== Go: vet, test -race (bindings/go, linking target/release with -tags dbtoken_dev)"
+    (cd bindings/go && test -z "$(gofmt -l .)" && go vet -tags dbtoken_dev ./... &&
+        go test -tags dbtoken_dev -race -count=1 -v ./... 2>&1 | grep -E '^(--- |ok|FAIL|PASS)')
+    echo "== Go: cached Token() beside its peer, atomic.Pointer.Load (short run; bench/bindings.sh for numbers)"
+    (cd bindings/go && go test -tags dbtoken_dev -run '^$' -bench 'TokenCached|PeerAtomic' -benchmem \
+        -cpu 1,2 -benchtime 200ms | tee "$work/go-bench.txt" | grep -E '^Benchmark')
+    # The fast path must stay allocation-free (time is reported, not asserted: 2 shared cores).
+    awk '/^BenchmarkTokenCached/ && $(NF-1) != 0 { bad = 1 } END { exit bad }' "$work/go-bench.txt" ||
+        { echo "bindings: a cached Go Token() allocates" >&2; exit 1; }
+    echo "== Go: sdkauth with the real databricks-sdk-go (workspace CurrentUser.Me, account client)"
+    (cd bindings/go/sdkauth && test -z "$(gofmt -l .)" && go vet -tags dbtoken_dev ./... &&
+        go test -tags dbtoken_dev -count=1 -v ./... 2>&1 | grep -E '^(--- |ok|FAIL|PASS)')
+    echo "== Go: sqlauth with the real databricks-sql-go (the connector's request carries the bearer)"
+    (cd bindings/go/sqlauth && test -z "$(gofmt -l .)" && go vet -tags dbtoken_dev ./... &&
+        go test -tags dbtoken_dev -count=1 -v ./... 2>&1 | grep -E '^(--- |ok|FAIL|PASS)')
     passed=$((passed + 1))
 }
 

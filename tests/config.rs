@@ -3,7 +3,7 @@
 mod common;
 use common::*;
 
-use dbtoken::{AuthType, Client, Config, ErrorKind, Source};
+use dbtoken::{Client, Config, ErrorKind, Key, Source};
 
 fn cfg_file(content: &str) -> String {
     let d = temp_dir("cfg");
@@ -28,10 +28,10 @@ fn profile_of_the_config_file_is_used() {
         .env("DATABRICKS_CONFIG_FILE", &file)
         .env("DATABRICKS_CONFIG_PROFILE", "prod");
     let r = cfg.resolve().unwrap();
-    assert_eq!(r.get("host"), Some(m.url().as_str()));
-    assert!(matches!(r.source("host"), Some(Source::File { profile, .. }) if profile == "prod"));
+    assert_eq!(r.get(Key::Host), Some(m.url().as_str()));
+    assert!(matches!(r.source(Key::Host), Some(Source::File { profile, .. }) if profile == "prod"));
     let client = Client::new(cfg).unwrap();
-    assert_eq!(client.auth_type(), AuthType::FileOidc);
+    assert_eq!(client.auth_type().name(), "file-oidc");
     assert!(m.is_issued(client.token().unwrap().access_token()));
     assert_eq!(
         posts(&m, "/oidc/v1/token")[0].field("client_id"),
@@ -45,13 +45,13 @@ fn environment_beats_the_config_file() {
     let (cfg, _) = file_oidc(&m, "precedence");
     let file = cfg_file("[DEFAULT]\nhost = https://from-file.invalid\nscopes = sql\n");
     let r = cfg.env("DATABRICKS_CONFIG_FILE", &file).resolve().unwrap();
-    assert_eq!(r.get("host"), Some(m.url().as_str()));
+    assert_eq!(r.get(Key::Host), Some(m.url().as_str()));
     assert_eq!(
-        r.source("host"),
+        r.source(Key::Host),
         Some(&Source::Env("DATABRICKS_HOST".into()))
     );
     // Keys the environment does not set still come from the file.
-    assert_eq!(r.get("scopes"), Some("sql"));
+    assert_eq!(r.get(Key::Scopes), Some("sql"));
     let client = Client::from_resolved(&r).unwrap();
     client.token().unwrap();
     assert_eq!(posts(&m, "/oidc/v1/token")[0].field("scope"), Some("sql"));
@@ -131,7 +131,7 @@ fn two_methods_name_both_and_how_to_choose() {
     assert_no_secret(&text, &["dapi-two-methods-secret"]);
     // Choosing resolves it.
     let client = Client::new(cfg.env("DATABRICKS_AUTH_TYPE", "file-oidc")).unwrap();
-    assert_eq!(client.auth_type(), AuthType::FileOidc);
+    assert_eq!(client.auth_type().name(), "file-oidc");
 }
 
 #[test]
@@ -197,7 +197,7 @@ fn a_missing_config_file_is_skipped_with_a_warning_as_the_sdks_do() {
     let missing = temp_dir("missing-cfg").join("no-such-databrickscfg");
     let cfg = cfg.env("DATABRICKS_CONFIG_FILE", missing.to_str().unwrap());
     let r = cfg.resolve().unwrap();
-    assert_eq!(r.get("host"), Some(m.url().as_str()));
+    assert_eq!(r.get(Key::Host), Some(m.url().as_str()));
     let client = Client::from_resolved(&r).unwrap();
     assert!(m.is_issued(client.token().unwrap().access_token()));
     let said: Vec<String> = warnings()

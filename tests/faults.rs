@@ -154,6 +154,7 @@ fn too_many_requests_with_retry_after_3600_gives_up_at_once() {
     let err = fails(cfg, &jwt, ErrorKind::Transient, secs(2));
     assert_eq!(err.http_status(), Some(429));
     assert!(err.to_string().contains("gave up after 1 attempt"), "{err}");
+    assert!(err.to_string().contains("(3600s away)"), "{err}");
     assert!(err.to_string().contains("come back in an hour"), "{err}");
     assert_eq!(r.posts(), 1);
 }

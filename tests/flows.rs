@@ -3,7 +3,7 @@
 mod common;
 use common::*;
 
-use dbtoken::{AuthType, Client};
+use dbtoken::Client;
 
 const TOKEN_PATH: &str = "/oidc/v1/token";
 
@@ -13,7 +13,7 @@ fn file_oidc_service_principal_policy_sends_client_id() {
     let (cfg, _f) = file_oidc(&m, "sp");
     let cfg = cfg.env("DATABRICKS_CLIENT_ID", mock::SP_CLIENT_ID);
     let client = Client::new(cfg).unwrap();
-    assert_eq!(client.auth_type(), AuthType::FileOidc);
+    assert_eq!(client.auth_type().name(), "file-oidc");
     let t = client.token().unwrap();
     assert!(m.is_issued(t.access_token()));
     assert_eq!(t.token_type(), "Bearer");
@@ -78,7 +78,7 @@ fn env_oidc_reads_the_named_variable() {
         .with("scopes", "sql all-apis sql")
         .unwrap();
     let client = Client::new(cfg).unwrap();
-    assert_eq!(client.auth_type(), AuthType::EnvOidc);
+    assert_eq!(client.auth_type().name(), "env-oidc");
     assert!(m.is_issued(client.token().unwrap().access_token()));
     let p = &posts(&m, TOKEN_PATH)[0];
     assert!(
@@ -127,7 +127,7 @@ fn oauth_m2m_uses_basic_auth_and_client_credentials() {
         .env("DATABRICKS_CLIENT_ID", mock::M2M_CLIENT_ID)
         .env("DATABRICKS_CLIENT_SECRET", mock::M2M_SECRET);
     let client = Client::new(cfg).unwrap();
-    assert_eq!(client.auth_type(), AuthType::OauthM2m);
+    assert_eq!(client.auth_type().name(), "oauth-m2m");
     assert!(m.is_issued(client.token().unwrap().access_token()));
     let p = &posts(&m, TOKEN_PATH)[0];
     assert_eq!(p.field("grant_type"), Some("client_credentials"));
@@ -157,7 +157,7 @@ fn pat_passthrough_makes_no_request() {
     let m = MockServer::start();
     let cfg = config(&m).env("DATABRICKS_TOKEN", "dapi-test-pat");
     let client = Client::new(cfg).unwrap();
-    assert_eq!(client.auth_type(), AuthType::Pat);
+    assert_eq!(client.auth_type().name(), "pat");
     let t = client.token().unwrap();
     assert_eq!(t.access_token(), "dapi-test-pat");
     assert_eq!(t.expires_at(), None);
@@ -182,7 +182,7 @@ fn azure_workload_identity_posts_client_assertion_to_entra() {
         // As the webhook sets it for public cloud: with a trailing slash.
         .env("AZURE_AUTHORITY_HOST", &format!("{}/", m.url()));
     let client = Client::new(cfg).unwrap();
-    assert_eq!(client.auth_type(), AuthType::AzureWorkloadIdentity);
+    assert_eq!(client.auth_type().name(), "azure-workload-identity");
     let t = client.token().unwrap();
     assert!(m.is_issued(t.access_token()));
     let path = format!("/{}/oauth2/v2.0/token", mock::AZURE_TENANT_ID);
@@ -213,7 +213,7 @@ fn azure_workload_identity_chosen_on_azure_host() {
         .env("AZURE_CLIENT_ID", "c")
         .env("AZURE_TENANT_ID", "t");
     let client = Client::new(cfg).unwrap();
-    assert_eq!(client.auth_type(), AuthType::AzureWorkloadIdentity);
+    assert_eq!(client.auth_type().name(), "azure-workload-identity");
     assert_eq!(
         client.host(),
         "https://adb-1234567890123456.7.azuredatabricks.net"
@@ -226,7 +226,7 @@ fn aks_token_file_serves_federation_on_a_non_azure_host() {
     let f = jwt_file("aks-aws");
     let cfg = config(&m).env("AZURE_FEDERATED_TOKEN_FILE", f.to_str().unwrap());
     let client = Client::new(cfg).unwrap();
-    assert_eq!(client.auth_type(), AuthType::FileOidc);
+    assert_eq!(client.auth_type().name(), "file-oidc");
     assert!(m.is_issued(client.token().unwrap().access_token()));
 }
 

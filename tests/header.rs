@@ -1,8 +1,10 @@
 //! The committed `include/dbtoken.h` must be exactly what cbindgen generates from the source.
-//! `DBTOKEN_UPDATE_HEADER=1 cargo test --test header` (scripts/update-header.sh) rewrites it.
+//! `DBTOKEN_UPDATE_HEADER=1 cargo test --test header` (scripts/update-header.sh) rewrites it,
+//! and the Go module's own copy (`bindings/go/dbtoken.h`, so the module needs no path outside it).
 
 const GENERATED: &str = include_str!(concat!(env!("OUT_DIR"), "/dbtoken.h"));
 const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/include/dbtoken.h");
+const GO_COPY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/bindings/go/dbtoken.h");
 
 #[test]
 fn committed_header_matches_generated() {
@@ -14,6 +16,20 @@ fn committed_header_matches_generated() {
         committed == GENERATED,
         "include/dbtoken.h differs from the header cbindgen generates from src/ffi/; \
          run scripts/update-header.sh and commit the result"
+    );
+}
+
+#[test]
+fn go_module_header_is_a_copy_of_the_committed_one() {
+    if std::env::var_os("DBTOKEN_UPDATE_HEADER").is_some() {
+        std::fs::write(GO_COPY, GENERATED).unwrap();
+    }
+    let committed = std::fs::read_to_string(COMMITTED).unwrap_or_default();
+    let go_copy = std::fs::read_to_string(GO_COPY).unwrap_or_default();
+    assert!(
+        go_copy == committed,
+        "bindings/go/dbtoken.h differs from include/dbtoken.h; run scripts/update-header.sh \
+         and commit the result"
     );
 }
 

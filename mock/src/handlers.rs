@@ -35,6 +35,7 @@ pub(crate) fn handle(shared: &Shared, req: &Request) -> Response {
         st.record(Recorded {
             method: req.method.clone(),
             path: req.path.clone(),
+            query: req.query.clone(),
             headers: req.headers.clone(),
             form,
         });
@@ -112,21 +113,21 @@ fn fault_response(fault: &Fault) -> Option<Response> {
     Some(resp)
 }
 
-fn oauth_error(status: u16, error: &str, description: &str) -> Response {
+pub(crate) fn oauth_error(status: u16, error: &str, description: &str) -> Response {
     Response::json(
         status,
         &json!({"error": error, "error_description": description}),
     )
 }
 
-fn not_found(path: &str) -> Response {
+pub(crate) fn not_found(path: &str) -> Response {
     Response::json(
         404,
         &json!({"error_code": "ENDPOINT_NOT_FOUND", "message": format!("No API found for '{path}'")}),
     )
 }
 
-fn method_not_allowed(req: &Request) -> Response {
+pub(crate) fn method_not_allowed(req: &Request) -> Response {
     Response::json(
         405,
         &json!({"error_code": "METHOD_NOT_ALLOWED", "message": format!("{} is not allowed on '{}'", req.method, req.path)}),
@@ -148,6 +149,11 @@ fn route(shared: &Shared, req: &Request) -> Response {
     let segs: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
     let method = req.method.as_str();
     let want = |m: &str| method == m;
+    if want("GET")
+        && let Some(resp) = crate::issuer::route(&shared.issuer_keys, req, &base)
+    {
+        return resp;
+    }
 
     match segs.as_slice() {
         [".well-known", "databricks-config"] => {
@@ -171,7 +177,7 @@ fn route(shared: &Shared, req: &Request) -> Response {
                     "cloud": "aws",
                 })
             };
-            Response::json(200, &body)
+            Response::json(200, &crate::ci_oidc::with_default_audiences(body, &config))
         }
         ["oidc", ".well-known", "oauth-authorization-server"] => {
             if !want("GET") {
@@ -227,7 +233,8 @@ fn route(shared: &Shared, req: &Request) -> Response {
             }
             scim_me(shared, req)
         }
-        _ => not_found(&req.path),
+        _ => crate::ci_oidc::route(shared, req, &config, &segs)
+            .unwrap_or_else(|| not_found(&req.path)),
     }
 }
 
@@ -250,7 +257,7 @@ fn hex_val(b: u8) -> Option<u8> {
     }
 }
 
-fn decode_component(s: &[u8]) -> Result<String, String> {
+pub(crate) fn decode_component(s: &[u8]) -> Result<String, String> {
     let mut out = Vec::with_capacity(s.len());
     let mut i = 0;
     while i < s.len() {
@@ -297,14 +304,14 @@ fn is_form(req: &Request) -> bool {
     })
 }
 
-fn field<'a>(form: &'a Form, name: &str) -> Option<&'a str> {
+pub(crate) fn field<'a>(form: &'a Form, name: &str) -> Option<&'a str> {
     form.iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
 }
 
 /// Content-Type, form parsing, duplicates. Returns the form or a ready error message.
-fn read_form(req: &Request) -> Result<Form, String> {
+pub(crate) fn read_form(req: &Request) -> Result<Form, String> {
     if !is_form(req) {
         return Err(format!(
             "Content-Type must be application/x-www-form-urlencoded, got '{}'",
@@ -341,7 +348,7 @@ fn new_token(shared: &Shared) -> String {
     format!("dbmock-{n}-{:016x}", h.finish())
 }
 
-fn issue(shared: &Shared, req: &Request, flow: &'static str) -> (String, u64) {
+pub(crate) fn issue(shared: &Shared, req: &Request, flow: &'static str) -> (String, u64) {
     let token = new_token(shared);
     let mut st = shared.lock();
     let ttl = st.config.token_ttl;
@@ -433,6 +440,16 @@ fn token_exchange(shared: &Shared, req: &Request, config: &Config, form: &Form) 
         Ok(c) => c,
         Err(why) => return bad(&format!("The subject token {why}")),
     };
+    let ours = format!(
+        "https://{}{}",
+        host(shared, req),
+        crate::issuer::ISSUER_PATH
+    );
+    if str_claim(&claims, "iss") == ours
+        && let Err(why) = shared.issuer_keys.verify(subject_token)
+    {
+        return bad(&format!("The subject token {why}"));
+    }
     if let Err(msg) = check_policy(config, &claims) {
         return bad(&msg);
     }
@@ -504,7 +521,7 @@ fn client_credentials(shared: &Shared, req: &Request, form: &Form) -> Response {
 
 // ---------------------------------------------------------------- Entra ID
 
-fn entra_error(status: u16, error: &str, code: u32, description: &str) -> Response {
+pub(crate) fn entra_error(status: u16, error: &str, code: u32, description: &str) -> Response {
     let now = now_secs();
     Response::json(
         status,

@@ -21,6 +21,8 @@ pub(crate) struct Request {
     pub method: String,
     /// Path without query string.
     pub path: String,
+    /// The query string (after `?`), as sent.
+    pub query: String,
     /// Lower-cased names, values as sent.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
@@ -166,7 +168,7 @@ fn error_response(status: u16, msg: &str) -> Response {
 fn read_request<S: Read + Write>(stream: &mut S, buf: &mut Vec<u8>, shared: &Shared) -> Next {
     let deadline = Instant::now() + IDLE;
     // Head.
-    let (head_len, method, path, headers, close) = loop {
+    let (head_len, method, path, query, headers, close) = loop {
         let mut hdrs = [httparse::EMPTY_HEADER; 64];
         let mut req = httparse::Request::new(&mut hdrs);
         match req.parse(buf) {
@@ -174,6 +176,11 @@ fn read_request<S: Read + Write>(stream: &mut S, buf: &mut Vec<u8>, shared: &Sha
                 let method = req.method.unwrap_or("").to_string();
                 let target = req.path.unwrap_or("");
                 let path = target.split(['?', '#']).next().unwrap_or("").to_string();
+                let query = target
+                    .split('#')
+                    .next()
+                    .and_then(|t| t.split_once('?'))
+                    .map_or(String::new(), |(_, q)| q.to_string());
                 let headers: Vec<(String, String)> = req
                     .headers
                     .iter()
@@ -189,7 +196,7 @@ fn read_request<S: Read + Write>(stream: &mut S, buf: &mut Vec<u8>, shared: &Sha
                     .filter(|(k, _)| k == "connection")
                     .any(|(_, v)| v.to_ascii_lowercase().contains("close"));
                 let close = conn_hdr || req.version == Some(0);
-                break (n, method, path, headers, close);
+                break (n, method, path, query, headers, close);
             }
             Ok(httparse::Status::Partial) => {
                 if buf.len() > MAX_HEAD {
@@ -227,6 +234,7 @@ fn read_request<S: Read + Write>(stream: &mut S, buf: &mut Vec<u8>, shared: &Sha
     let mut req = Request {
         method,
         path,
+        query,
         headers,
         body: Vec::new(),
         too_large: false,

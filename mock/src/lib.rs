@@ -4,8 +4,10 @@
 //! Test support only: strict about what clients send, records every request,
 //! and can inject faults per path. See `MockServer`.
 
+mod ci_oidc;
 mod handlers;
 mod http;
+mod issuer;
 mod jwt;
 mod tls;
 
@@ -17,6 +19,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+pub use ci_oidc::{
+    ADO_ACCESS_TOKEN, ADO_HOST_TYPE, ADO_JOB_ID, ADO_PLAN_ID, ADO_PROJECT_ID, APP_SERVICE_HEADER,
+    AZURE_CLIENT_SECRET, GITHUB_REQUEST_TOKEN, MSI_CLIENT_ID,
+};
+pub use issuer::{Alg, ES256_KID, ISSUER_PATH, RS256_KID};
 pub use jwt::{azure_jwt, jwt, workload_jwt};
 
 /// Databricks account id served by the mock (and default federation policy audience).
@@ -53,6 +60,8 @@ pub struct Recorded {
     pub method: String,
     /// Path without the query string.
     pub path: String,
+    /// The query string, as sent (percent-encoded).
+    pub query: String,
     /// Header names lower-cased, values as sent (including `authorization`).
     pub headers: Vec<(String, String)>,
     /// Form fields in order (empty unless the body parsed as a urlencoded form).
@@ -138,6 +147,8 @@ pub(crate) struct Config {
     pub audience: String,
     pub subject: String,
     pub sp_client_id: String,
+    /// `token_federation_default_oidc_audiences` of `databricks-config` (absent when empty).
+    pub default_audiences: Vec<String>,
 }
 
 impl Default for Config {
@@ -150,6 +161,7 @@ impl Default for Config {
             audience: AUDIENCE.to_string(),
             subject: SUBJECT.to_string(),
             sp_client_id: SP_CLIENT_ID.to_string(),
+            default_audiences: Vec::new(),
         }
     }
 }
@@ -237,6 +249,7 @@ pub(crate) struct Shared {
     pub tls: Arc<rustls::ServerConfig>,
     pub port: u16,
     pub token_counter: AtomicU64,
+    pub issuer_keys: issuer::Keys,
 }
 
 impl Shared {
@@ -294,6 +307,8 @@ impl MockServer {
             tls: tls.config,
             port,
             token_counter: AtomicU64::new(0),
+            issuer_keys: issuer::Keys::new()
+                .unwrap_or_else(|e| panic!("dbtoken-mock: issuer keys: {e}")),
         });
         let accept_shared = Arc::clone(&shared);
         let accept = std::thread::Builder::new()
@@ -318,6 +333,40 @@ impl MockServer {
     /// `https://accounts.localhost:PORT` — connect to 127.0.0.1, send this Host/SNI.
     pub fn accounts_url(&self) -> String {
         format!("https://accounts.localhost:{}", self.shared.port)
+    }
+
+    /// The discoverable OIDC issuer the mock serves: `https://127.0.0.1:PORT/issuer`, with
+    /// `/.well-known/openid-configuration` and its JWK set at `/issuer/jwks`.
+    pub fn issuer_url(&self) -> String {
+        format!("{}{ISSUER_PATH}", self.url())
+    }
+
+    /// A JWT with `claims`, truly signed by the mock issuer's `alg` key (kid announced).
+    pub fn signed_jwt(&self, alg: Alg, claims: &serde_json::Value) -> String {
+        self.shared.issuer_keys.sign(alg, alg.kid(), claims)
+    }
+
+    /// Like `signed_jwt`, announcing another `kid` (e.g. one the issuer does not publish).
+    pub fn signed_jwt_with_kid(&self, alg: Alg, kid: &str, claims: &serde_json::Value) -> String {
+        self.shared.issuer_keys.sign(alg, kid, claims)
+    }
+
+    /// A signed workload token from the mock issuer: `iss` = `issuer_url()`, `sub` =
+    /// `SUBJECT`, `aud` = [`AUDIENCE`], valid for `lifetime_secs`.
+    pub fn issuer_jwt(&self, alg: Alg, lifetime_secs: i64) -> String {
+        let now = jwt::now_secs();
+        self.signed_jwt(
+            alg,
+            &serde_json::json!({
+                "iss": self.issuer_url(), "sub": SUBJECT, "aud": [AUDIENCE],
+                "iat": now, "nbf": now, "exp": now + lifetime_secs,
+            }),
+        )
+    }
+
+    /// The issuer's JWK set as served at `/issuer/jwks` (for a policy's `jwks_json`).
+    pub fn jwks_json(&self) -> String {
+        self.shared.issuer_keys.jwks().to_string()
     }
 
     pub fn port(&self) -> u16 {
@@ -374,6 +423,12 @@ impl MockServer {
     }
 
     /// Federation policy checked by the token exchange (issuer/subject also by Entra).
+    /// Make `/.well-known/databricks-config` name these default OIDC audiences.
+    pub fn set_default_audiences(&self, audiences: &[&str]) {
+        self.shared.lock().config.default_audiences =
+            audiences.iter().map(|a| a.to_string()).collect();
+    }
+
     pub fn set_policy(&self, issuer: &str, audience: &str, subject: &str) {
         let mut st = self.shared.lock();
         st.config.issuer = issuer.to_string();

@@ -6,9 +6,18 @@
 use std::path::Path;
 use std::time::SystemTime;
 
+mod advice;
+mod issuer;
+mod policy;
+mod quote;
+
 use miniserde::json::{Array, Number, Object, Value};
 
-use dbtoken::{AuthType, Claims, Config, ErrorKind, TokenSource};
+use crate::auth::azure_workload_identity::KIND as AZURE_WORKLOAD_IDENTITY;
+use crate::auth::m2m::KIND as OAUTH_M2M;
+use crate::auth::pat::KIND as PAT;
+use dbtoken::issuer::{Reach, Verdict, printable};
+use dbtoken::{Claims, Config, ErrorKind, FederatedToken, Key, TokenSource};
 
 pub struct Args {
     pub json: bool,
@@ -38,7 +47,20 @@ impl Report {
         self.row(key, Value::String(value.into()));
     }
     fn problem(&mut self, p: impl Into<String>) {
-        self.problems.push(p.into());
+        let p = p.into();
+        if !self.problems.contains(&p) {
+            self.problems.push(p);
+        }
+    }
+    /// A check with its verdict, what was found and, when it did not pass, the fix.
+    fn check(&mut self, key: &str, verdict: Verdict, detail: &str, fix: Option<&str>) {
+        let mut o = Object::new();
+        o.insert("verdict".into(), Value::String(verdict.name().into()));
+        o.insert("detail".into(), Value::String(detail.into()));
+        if let Some(f) = fix {
+            o.insert("fix".into(), Value::String(f.into()));
+        }
+        self.row(key, Value::Object(o));
     }
 
     fn render_text(&self) -> String {
@@ -48,8 +70,16 @@ impl Report {
             for (k, v) in rows {
                 let shown = match v {
                     Value::String(s) => s.clone(),
+                    Value::Object(o) if o.contains_key("verdict") => check_text(o),
                     other => miniserde::json::to_string(other),
                 };
+                // Claims and server answers are untrusted: no control character reaches the
+                // terminal, and every line of a block stays indented under its key.
+                let shown: String = shown
+                    .split('\n')
+                    .map(printable)
+                    .collect::<Vec<_>>()
+                    .join("\n");
                 if shown.contains('\n') {
                     out.push_str(&format!("  {k}:\n"));
                     for line in shown.lines() {
@@ -65,7 +95,11 @@ impl Report {
             out.push_str("  no problem found\n");
         }
         for p in &self.problems {
-            out.push_str(&format!("  - {p}\n"));
+            let mut lines = p.split('\n').map(printable);
+            out.push_str(&format!("  - {}\n", lines.next().unwrap_or_default()));
+            for line in lines {
+                out.push_str(&format!("    {line}\n"));
+            }
         }
         out
     }
@@ -84,6 +118,24 @@ impl Report {
     }
 }
 
+/// `FAIL: detail` and, on following lines, `fix: …`.
+fn check_text(o: &Object) -> String {
+    let get = |k: &str| match o.get(k) {
+        Some(Value::String(s)) => s.as_str(),
+        _ => "",
+    };
+    let verdict = match get("verdict") {
+        "fail" => "FAIL".to_string(),
+        "warning" => "WARNING".to_string(),
+        v => v.to_string(),
+    };
+    let mut s = format!("{verdict}: {}", get("detail"));
+    if o.contains_key("fix") {
+        s.push_str(&format!("\n  fix: {}", get("fix").replace('\n', "\n    ")));
+    }
+    s
+}
+
 fn strings(v: &[String]) -> Value {
     Value::Array(
         v.iter()
@@ -97,9 +149,7 @@ fn num(n: i64) -> Value {
 }
 
 fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    crate::time::unix_now()
 }
 
 /// Run the checks; returns the exit code (0 when a token was obtained).
@@ -136,7 +186,7 @@ fn diagnose(args: &Args, r: &mut Report) -> i32 {
         None => r.text("config file", "none"),
     }
     for a in dbtoken::ATTRS {
-        if let (Some(v), Some(src)) = (resolved.get(a.key), resolved.source(a.key)) {
+        if let (Some(v), Some(src)) = (resolved.get(a.key()), resolved.source(a.key())) {
             let shown = if a.sensitive {
                 "[set, hidden]".to_string()
             } else {
@@ -168,24 +218,32 @@ fn diagnose(args: &Args, r: &mut Report) -> i32 {
     };
     r.text("chosen", client.auth_type().name());
     r.text("host", client.host());
+    match client.id_token_audience() {
+        Some(Ok(a)) => r.text(
+            "id token audience",
+            format!("{} (from {})", a.value, a.rule),
+        ),
+        Some(Err(e)) => r.problem(e.to_string()),
+        None => {}
+    }
 
-    let claims = federated_token(&client, r);
+    let policy = args
+        .policy
+        .as_deref()
+        .and_then(|p| policy::Policy::load(p).map_err(|e| r.problem(e)).ok());
+    let federated = federated_token(&client, r);
+    let claims = federated.as_ref().map(|f| f.claims.clone());
 
     r.section("token endpoint");
     match client.discover() {
         Ok(Some(ep)) => {
             r.text("url", ep.url.clone());
             r.text("found via", ep.via.clone());
-            if ep.via.contains("discovery unavailable") {
-                r.problem(format!(
-                    "discovery documents did not answer at {}; the default endpoint is used (check the host URL)",
-                    client.host()
-                ));
-            }
         }
         Ok(None) => r.text("url", "none (a personal access token needs no exchange)"),
         Err(e) => r.problem(e.to_string()),
     }
+    let account = account_id(&client, &resolved, r);
 
     r.section("exchange");
     let code = match client.token() {
@@ -217,17 +275,43 @@ fn diagnose(args: &Args, r: &mut Report) -> i32 {
                 r.text("server description", s);
             }
             r.problem(e.to_string());
-            if let Some(fix) = translate(&e, claims.as_ref(), &client, &resolved) {
+            if let Some(fix) = tls_fix(&e.to_string()).or_else(|| {
+                translate(
+                    &e,
+                    claims.as_ref(),
+                    &client,
+                    account.as_ref().map(|a| a.0.as_str()),
+                )
+            }) {
                 r.problem(fix);
             }
             e.kind().exit_code()
         }
     };
 
-    if let Some(c) = &claims {
-        policy(&client, &resolved, c, r);
-        if let Some(path) = &args.policy {
-            check_policy(path, c, &resolved, r);
+    if let Some(f) = &federated {
+        let jwt = f.jwt.expose();
+        let reach = f
+            .claims
+            .iss
+            .as_deref()
+            .map(|iss| issuer::section(r, &resolved, iss, jwt, policy.as_ref()));
+        let keys_in_policy = policy
+            .as_ref()
+            .is_some_and(|p| p.jwks_json.is_some() || p.jwks_uri.is_some());
+        advice::policy(
+            &advice::Inputs {
+                auth_type: client.auth_type(),
+                client_id: client.federation_client_id(),
+                source: client.federated_token_source(),
+                claims: &f.claims,
+                account: account.clone(),
+                issuer_unreachable: !keys_in_policy && reach.is_some_and(|r| r != Reach::Public),
+            },
+            r,
+        );
+        if let (Some(p), Ok(jws)) = (&policy, dbtoken::jws::Jws::parse(jwt)) {
+            p.check(&jws, account.as_ref().map(|a| a.0.as_str()), r);
         }
     }
     if code == 0 && !r.problems.is_empty() {
@@ -236,7 +320,7 @@ fn diagnose(args: &Args, r: &mut Report) -> i32 {
     code
 }
 
-fn federated_token(client: &dbtoken::Client, r: &mut Report) -> Option<Claims> {
+fn federated_token(client: &dbtoken::Client, r: &mut Report) -> Option<FederatedToken> {
     let source = client.federated_token_source()?;
     r.section("federated token");
     r.text("source", source.describe());
@@ -245,7 +329,7 @@ fn federated_token(client: &dbtoken::Client, r: &mut Report) -> Option<Claims> {
     }
     match source.read() {
         Ok(t) => {
-            let c = t.claims.clone();
+            let c = &t.claims;
             let t0 = now();
             r.text("iss", c.iss.clone().unwrap_or_default());
             r.text("sub", c.sub.clone().unwrap_or_default());
@@ -269,11 +353,14 @@ fn federated_token(client: &dbtoken::Client, r: &mut Report) -> Option<Claims> {
                 }
             }
             if let (Some(iat), Some(exp)) = (c.iat, c.exp) {
-                if exp - iat > 24 * 3600 && client.auth_type() == AuthType::AzureWorkloadIdentity {
+                if exp - iat > 24 * 3600 && client.auth_type().is(&AZURE_WORKLOAD_IDENTITY) {
                     r.problem("the token lives longer than 24 h; Entra refuses lifetimes over 25 h (AADSTS70023): lower expirationSeconds");
                 }
             }
-            Some(c)
+            if let Ok(jws) = dbtoken::jws::Jws::parse(t.jwt.expose()) {
+                r.text("kid", jws.kid().unwrap_or("(none)"));
+            }
+            Some(t)
         }
         Err(e) => {
             r.problem(e.to_string());
@@ -319,182 +406,99 @@ fn translate(
     e: &dbtoken::Error,
     c: Option<&Claims>,
     client: &dbtoken::Client,
-    cfg: &dbtoken::Resolved,
+    account_id: Option<&str>,
 ) -> Option<String> {
     if e.kind() != ErrorKind::Rejected {
         return None;
     }
+    // "subject token" is OAuth's name for the JWT, not the policy's subject.
     let d = e
         .server_description()
         .unwrap_or_default()
-        .to_ascii_lowercase();
-    let iss = c.and_then(|c| c.iss.clone()).unwrap_or_default();
-    let sub = c.and_then(|c| c.sub.clone()).unwrap_or_default();
-    let aud = c.map(|c| c.aud.join(", ")).unwrap_or_default();
-    let account = cfg.get("account_id").unwrap_or("<your account id>");
-    Some(if d.contains("issuer") {
-        format!(
-            "fix: set the policy's issuer to exactly '{iss}' (for AKS: az aks show --query oidcIssuerProfile.issuerUrl)"
-        )
-    } else if d.contains("audience") {
-        format!(
-            "fix: the token's aud is '{aud}'; add it to the policy's audiences, or project the token with audience '{account}' (the default policy audience is the account id)"
-        )
-    } else if d.contains("subject") {
-        format!(
-            "fix: set the policy's subject to exactly '{sub}' (system:serviceaccount:<namespace>:<service account>)"
-        )
-    } else if d.contains("expired") {
-        "fix: the token file is stale; check that kubelet mounts a projected serviceAccountToken at this path".to_string()
-    } else if e.server_error() == Some("invalid_client") && client.auth_type() != AuthType::OauthM2m
-    {
-        format!(
-            "fix: no service principal with application id '{}' has a federation policy; DATABRICKS_CLIENT_ID must be the SP's application id (a UUID), not its numeric id",
-            client.federation_client_id().unwrap_or("")
-        )
-    } else {
-        return None;
-    })
-}
-
-fn policy(client: &dbtoken::Client, cfg: &dbtoken::Resolved, c: &Claims, r: &mut Report) {
-    r.section("federation policy for this token");
-    let iss = c.iss.clone().unwrap_or_default();
-    let sub = c.sub.clone().unwrap_or_default();
-    if client.auth_type() == AuthType::AzureWorkloadIdentity {
-        let app = client.federation_client_id().unwrap_or("<client id>");
-        r.text(
-            "entra federated credential",
+        .to_ascii_lowercase()
+        .replace("subject token", "token")
+        .replace("subject_token", "token");
+    let iss = printable(c.and_then(|c| c.iss.as_deref()).unwrap_or_default());
+    let sub = printable(c.and_then(|c| c.sub.as_deref()).unwrap_or_default());
+    let aud = printable(&c.map(|c| c.aud.join(", ")).unwrap_or_default());
+    let account = printable(account_id.unwrap_or("<your account id>"));
+    Some(
+        if d.contains("signature") || d.contains("kid") || d.contains("jwks") {
+            "fix: Databricks could not verify the token's signature with the keys its issuer publishes (see issuer)".to_string()
+        } else if d.contains("issuer") {
             format!(
-                "az identity federated-credential create --name dbtoken --identity-name <managed identity> \\\n  --resource-group <rg> --issuer '{iss}' --subject '{sub}' --audience api://AzureADTokenExchange\n(or, for an app registration {app}: az ad app federated-credential create --id {app} --parameters ...)"
-            ),
-        );
-        return;
+                "fix: set the policy's issuer to exactly '{iss}' if Databricks can fetch it (see issuer; for AKS: az aks show --query oidcIssuerProfile.issuerUrl)"
+            )
+        } else if d.contains("audience") && aud.contains("kubernetes.default.svc") {
+            format!(
+                "fix: the token's aud '{aud}' is the API server's (the pod's default token): project a token with audience '{account}', the policy's default audience (see 'projected token'); do not add the API server's audience to the policy"
+            )
+        } else if d.contains("audience") {
+            format!(
+                "fix: the token's aud is '{aud}': project the token with audience '{account}', the policy's default audience (see 'projected token'), or add '{aud}' to the policy's audiences"
+            )
+        } else if d.contains("subject") {
+            format!(
+                "fix: set the policy's subject to exactly '{sub}' (system:serviceaccount:<namespace>:<service account>)"
+            )
+        } else if d.contains("expired") {
+            "fix: the token file is stale; check that kubelet mounts a projected serviceAccountToken at this path".to_string()
+        } else if e.server_error() == Some("invalid_client") && !client.auth_type().is(&OAUTH_M2M) {
+            format!(
+                "fix: no service principal with application id '{}' has a federation policy; DATABRICKS_CLIENT_ID must be the SP's application id (a UUID), not its numeric id",
+                client.federation_client_id().unwrap_or("")
+            )
+        } else {
+            return None;
+        },
+    )
+}
+
+/// The account id: configured, or published by `{host}/.well-known/databricks-config`.
+/// A certificate failure on that GET is explained here.
+fn account_id(
+    client: &dbtoken::Client,
+    cfg: &dbtoken::Resolved,
+    r: &mut Report,
+) -> Option<(String, String)> {
+    if let Some(id) = cfg.get(Key::AccountId) {
+        let from = cfg.describe(Key::AccountId);
+        r.text("account id", format!("{id} (from {from})"));
+        return Some((id.to_string(), from));
     }
-    let aud: Vec<String> = if c.aud.is_empty() {
-        vec![cfg.get("account_id").unwrap_or("<account id>").to_string()]
-    } else {
-        c.aud.clone()
-    };
-    let aud_json = miniserde::json::to_string(&strings(&aud));
-    match client.federation_client_id() {
-        Some(_) => {
-            let json = format!(
-                r#"{{"oidc_policy":{{"issuer":"{iss}","audiences":{aud_json},"subject":"{sub}"}}}}"#
-            );
-            r.text(
-                "kind",
-                "service principal federation policy (client_id is sent)",
-            );
-            r.text("json", json.clone());
-            r.text("databricks cli", format!("databricks account service-principal-federation-policy create <SP_NUMERIC_ID> --json '{json}'"));
-            r.text(
-                "terraform",
-                format!(
-                    "resource \"databricks_service_principal_federation_policy\" \"dbtoken\" {{\n  service_principal_id = <SP_NUMERIC_ID>\n  policy_id            = \"dbtoken\"\n  oidc_policy = {{\n    issuer    = \"{iss}\"\n    audiences = {aud_json}\n    subject   = \"{sub}\"\n  }}\n}}"
-                ),
-            );
+    if client.auth_type().is(&PAT) {
+        return None;
+    }
+    match dbtoken::databricks_account_id(cfg, client.host()) {
+        Ok(Some(id)) => {
+            let from = format!("{}/.well-known/databricks-config", client.host());
+            r.text("account id", format!("{id} (from {from})"));
+            Some((id, from))
         }
-        None => {
-            let json = format!(
-                r#"{{"oidc_policy":{{"issuer":"{iss}","audiences":{aud_json},"subject_claim":"sub"}}}}"#
-            );
-            r.text("kind", "account-wide federation policy (no client_id is sent; sub must name a Databricks user or service principal)");
-            r.text("json", json.clone());
+        Ok(None) => {
             r.text(
-                "databricks cli",
-                format!("databricks account federation-policy create --json '{json}'"),
+                "account id",
+                "unknown (discovery did not publish it; set DATABRICKS_ACCOUNT_ID)",
             );
-            r.text(
-                "terraform",
+            None
+        }
+        Err(e) => {
+            r.text("account id", format!("unknown: {e}"));
+            r.problem(tls_fix(&e.to_string()).unwrap_or_else(|| {
                 format!(
-                    "resource \"databricks_account_federation_policy\" \"dbtoken\" {{\n  policy_id = \"dbtoken\"\n  oidc_policy = {{\n    issuer        = \"{iss}\"\n    audiences     = {aud_json}\n    subject_claim = \"sub\"\n  }}\n}}"
-                ),
-            );
+                    "{e}; is DATABRICKS_HOST ({}) the workspace URL?",
+                    client.host()
+                )
+            }));
+            None
         }
     }
 }
 
-/// Predict whether a given policy accepts this token.
-fn check_policy(path: &Path, c: &Claims, cfg: &dbtoken::Resolved, r: &mut Report) {
-    r.section("policy check");
-    r.text("policy file", path.display().to_string());
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => return r.problem(format!("cannot read --policy {}: {e}", path.display())),
-    };
-    let root = match miniserde::json::from_str::<Value>(&text) {
-        Ok(Value::Object(o)) => o,
-        _ => return r.problem(format!("--policy {} is not a JSON object", path.display())),
-    };
-    let p = match root.get("oidc_policy") {
-        Some(Value::Object(o)) => o.clone(),
-        _ => root,
-    };
-    let get = |k: &str| match p.get(k) {
-        Some(Value::String(s)) => Some(s.clone()),
-        _ => None,
-    };
-    let mut ok = true;
-    let mut verdict = |r: &mut Report, field: &str, pass: bool, detail: String| {
-        ok &= pass;
-        r.text(
-            field,
-            format!("{} {detail}", if pass { "match:" } else { "MISMATCH:" }),
-        );
-    };
-    let iss = c.iss.clone().unwrap_or_default();
-    let piss = get("issuer").unwrap_or_default();
-    verdict(
-        r,
-        "issuer",
-        piss == iss,
-        format!("policy '{piss}', token '{iss}'"),
-    );
-    let paud: Vec<String> = match p.get("audiences") {
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|v| {
-                if let Value::String(s) = v {
-                    Some(s.clone())
-                } else {
-                    None
-                }
-            })
-            .collect(),
-        _ => cfg
-            .get("account_id")
-            .map(|a| vec![a.to_string()])
-            .unwrap_or_default(),
-    };
-    let aud_ok = c.aud.iter().any(|a| paud.contains(a));
-    verdict(
-        r,
-        "audience",
-        aud_ok,
-        format!("policy {:?}, token {:?}", paud, c.aud),
-    );
-    let claim = get("subject_claim").unwrap_or_else(|| "sub".into());
-    if let Some(psub) = get("subject") {
-        if claim == "sub" {
-            let sub = c.sub.clone().unwrap_or_default();
-            verdict(
-                r,
-                "subject",
-                psub == sub,
-                format!("policy '{psub}', token '{sub}'"),
-            );
-        } else {
-            r.text(
-                "subject",
-                format!("not checked: subject_claim '{claim}' is not a standard claim"),
-            );
-        }
-    }
-    if !ok {
-        r.problem(format!(
-            "the policy in {} would refuse this token (see policy check)",
-            path.display()
-        ));
-    }
+/// What to do when a server's certificate is not trusted.
+fn tls_fix(error: &str) -> Option<String> {
+    // Upper-case "TLS" (as transport errors say it), so a host named tls.… does not match.
+    (error.contains("TLS") || error.to_ascii_lowercase().contains("certificate")).then(|| {
+        "fix: the server's TLS certificate is not trusted here. If a TLS-inspecting proxy or a private CA signs it, set SSL_CERT_FILE or DATABRICKS_CA_BUNDLE (ca_bundle) to that CA's PEM file; otherwise check the host name".to_string()
+    })
 }

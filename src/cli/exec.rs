@@ -7,27 +7,22 @@
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 
-/// Variables that would make a Databricks SDK see a second auth method.
-pub const REMOVED: &[&str] = &[
-    "DATABRICKS_CLIENT_ID",
-    "DATABRICKS_CLIENT_SECRET",
-    "DATABRICKS_OIDC_TOKEN",
-    "DATABRICKS_OIDC_TOKEN_ENV",
-    "DATABRICKS_OIDC_TOKEN_FILEPATH",
-    "DATABRICKS_OIDC_TOKEN_FILE",
+/// Variables of the SDKs' other auth methods, which dbtoken does not read itself; the
+/// variables of dbtoken's own auth types come from their descriptions (`auth_variables`).
+const SDK_ONLY: &[&str] = &[
     "DATABRICKS_METADATA_SERVICE_URL",
     "DATABRICKS_USERNAME",
     "DATABRICKS_PASSWORD",
-    "AZURE_FEDERATED_TOKEN_FILE",
-    "AZURE_CLIENT_ID",
     "AZURE_CLIENT_SECRET",
-    "AZURE_TENANT_ID",
-    "ARM_CLIENT_ID",
-    "ARM_CLIENT_SECRET",
-    "ARM_TENANT_ID",
-    "ARM_USE_MSI",
     "DATABRICKS_CONFIG_PROFILE",
 ];
+
+/// Variables that would make a Databricks SDK see a second auth method.
+pub(crate) fn removed() -> Vec<&'static str> {
+    let mut vars = crate::auth::auth_variables();
+    vars.extend_from_slice(SDK_ONLY);
+    vars
+}
 
 /// Returns only when CMD could not be started: (exit code 126/127, message).
 pub fn run(profile: Option<&str>, cmd: &[OsString]) -> Result<(i32, String), dbtoken::Error> {
@@ -35,7 +30,7 @@ pub fn run(profile: Option<&str>, cmd: &[OsString]) -> Result<(i32, String), dbt
     let token = client.token()?;
     let mut c = std::process::Command::new(&cmd[0]);
     c.args(&cmd[1..]);
-    for v in REMOVED {
+    for v in removed() {
         c.env_remove(v);
     }
     c.env("DATABRICKS_HOST", client.host())

@@ -23,7 +23,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use dbtoken::{CacheStats, ErrorKind, FailureCounts};
 
 use super::log::{log_info, log_warn};
-use super::serve::{Endpoints, Reply, Route, Server, Wake, bind, connection_cap, token_reply};
+use super::serve::{
+    Endpoints, Fresh, Reply, Route, Server, Wake, bind, connection_cap, token_reply,
+};
 use super::signals::Shutdown;
 
 /// Refresh failures in a row after which `/readyz` is 503 even while the token is still
@@ -189,7 +191,7 @@ impl Endpoints for Health {
         }
     }
 
-    fn work(&self, route: Route) -> Reply {
+    fn work(&self, route: Route) -> (Reply, Option<Fresh>) {
         match (route, &self.sidecar) {
             (Route::Token, Sidecar::Serve) => token_reply(&self.client),
             (Route::Readyz, Sidecar::Serve) => {
@@ -200,10 +202,10 @@ impl Endpoints for Health {
                         log_warn!("{e}");
                     }
                 }
-                self.readyz()
+                (self.readyz(), None)
             }
-            (Route::Token, Sidecar::File(_)) => Reply::text(404, "not found\n".into()),
-            (r, _) => self.now(r).unwrap_or_else(|| self.readyz()),
+            (Route::Token, Sidecar::File(_)) => (Reply::text(404, "not found\n".into()), None),
+            (r, _) => (self.now(r).unwrap_or_else(|| self.readyz()), None),
         }
     }
 
@@ -221,7 +223,6 @@ fn kind_label(k: ErrorKind) -> &'static str {
         ErrorKind::Rejected => "rejected",
         ErrorKind::Transient => "transient",
         ErrorKind::Io => "io",
-        _ => "other",
     }
 }
 

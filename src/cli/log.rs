@@ -32,6 +32,8 @@ pub fn init(default: Level) {
         },
     };
     LEVEL.store(level as u8, Ordering::Relaxed);
+    // The library's warnings (a missing config file, a lifetime out of range) in this format.
+    dbtoken::set_warning_hook(|w| emit(Level::Warn, format_args!("{w}")));
 }
 
 pub fn enabled(level: Level) -> bool {
@@ -40,9 +42,7 @@ pub fn enabled(level: Level) -> bool {
 
 pub fn emit(level: Level, message: std::fmt::Arguments<'_>) {
     if enabled(level) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        let now = crate::time::unix_now();
         let tag = match level {
             Level::Error => "ERROR",
             Level::Warn => "WARN",

@@ -142,13 +142,18 @@ dbtoken doctor [--json] [--policy FILE] [--profile NAME]
 
 Explain what dbtoken sees and why auth works or not: every configuration value and its source;
 the auth type chosen and why the others were skipped; the federated token's file, symlink, age
-and decoded claims (iss, sub, aud, exp); the token endpoint and how it was found; the exchange
-result and a concrete fix; and the federation policy that accepts this token, as JSON for
-'databricks account service-principal-federation-policy create' and as Terraform. Never prints
-the token or the JWT. Exits with the exchange's exit code.
+and decoded claims (iss, sub, aud, exp, kid); the token endpoint, how it was found and the
+account id discovery publishes; the exchange result and a concrete fix; what Databricks will
+check about the issuer (an https URL it can reach - not a cluster-internal, loopback or private
+name -, {iss}/.well-known/openid-configuration, the JWK set, the token's kid, the signature),
+each with a verdict and a fix, 'not checked' when the issuer cannot be reached from here; and
+the federation policy that accepts this token (JSON, 'databricks' CLI line, Terraform) with the
+projected serviceAccountToken volume that mints tokens with its audience. Never prints the
+token or the JWT. Exits with the exchange's exit code.
     --json           Machine-readable report
     --policy FILE    A federation policy (JSON) to check against the token: predicts an
-                     issuer, audience or subject mismatch
+                     issuer, audience or subject (subject_claim) mismatch; its jwks_json or
+                     jwks_uri replace the issuer's discovery in the signature check
 
 Example:
     dbtoken doctor --policy policy.json

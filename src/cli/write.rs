@@ -286,7 +286,7 @@ fn pace(until_refresh: Duration, expires_in: Option<Duration>) -> Duration {
 
 /// 1 s doubling to 60 s.
 fn backoff(failures: u32) -> Duration {
-    Duration::from_secs(1u64 << failures.saturating_sub(1).min(6)).min(Duration::from_secs(60))
+    crate::time::backoff(failures, Duration::from_secs(1), Duration::from_secs(60))
 }
 
 fn expiry(t: &dbtoken::Token) -> String {

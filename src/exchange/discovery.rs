@@ -30,6 +30,8 @@ pub(crate) struct Discovery {
     pub account_level: bool,
     pub discovery_url: Option<String>,
     cached: Mutex<Option<Endpoint>>,
+    /// The first of `token_federation_default_oidc_audiences` in the host's metadata.
+    default_audience: Mutex<Option<String>>,
 }
 
 impl Discovery {
@@ -45,7 +47,16 @@ impl Discovery {
             account_level,
             discovery_url,
             cached: Mutex::new(None),
+            default_audience: Mutex::new(None),
         }
+    }
+
+    /// The host's default OIDC audience, once `/.well-known/databricks-config` named one.
+    pub fn default_audience(&self) -> Option<String> {
+        self.default_audience
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn cached(&self) -> Option<Endpoint> {
@@ -85,6 +96,16 @@ impl Discovery {
             Ok(reply) if reply.status == 200 => {
                 answered = true;
                 if let Ok(Value::Object(o)) = miniserde::json::from_str::<Value>(&reply.body) {
+                    if let Some(Value::Array(a)) = o.get("token_federation_default_oidc_audiences")
+                    {
+                        if let Some(Value::String(first)) = a.first() {
+                            *self
+                                .default_audience
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner()) =
+                                Some(first.clone()).filter(|s| !s.is_empty());
+                        }
+                    }
                     if account_id.is_none() {
                         account_id = string(&o, "account_id");
                     }
@@ -155,4 +176,23 @@ fn token_endpoint_from(
         }
         _ => None,
     }
+}
+
+/// The Databricks account id that `{host}/.well-known/databricks-config` publishes (one GET,
+/// no retries, bounded by `http_timeout_seconds`), for diagnostics such as `doctor`'s default
+/// policy audience. `Ok(None)` when the document answers without one.
+pub fn databricks_account_id(cfg: &crate::config::Resolved, host: &str) -> Result<Option<String>> {
+    let url = format!(
+        "{}/.well-known/databricks-config",
+        host.trim_end_matches('/')
+    );
+    let http = Http::new(cfg)?;
+    let reply = http.get(&url, &http.deadline())?;
+    if reply.status != 200 {
+        return Ok(None);
+    }
+    Ok(match miniserde::json::from_str::<Value>(&reply.body) {
+        Ok(Value::Object(o)) => string(&o, "account_id"),
+        _ => None,
+    })
 }

@@ -1,7 +1,10 @@
-//! The token flows: Databricks token federation and OAuth M2M (same endpoint discovery),
-//! Microsoft Entra workload identity, and PAT passthrough. Each turns configuration plus,
-//! where needed, a federated JWT into an [`Issued`] token.
+//! The token flows: Databricks token federation (with a JWT read from a file or variable, or
+//! requested from a CI system: `ci.rs`) and OAuth M2M (same endpoint discovery), Microsoft Entra
+//! workload identity, Entra applications and managed identities (`azure.rs`). Each turns
+//! configuration plus, where needed, a federated JWT into an [`Issued`] token.
 
+pub(crate) mod azure;
+pub(crate) mod ci;
 pub(crate) mod databricks;
 pub(crate) mod discovery;
 pub(crate) mod entra;

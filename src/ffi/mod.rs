@@ -54,13 +54,6 @@ pub struct dbtoken_client {
     inner: Client,
 }
 
-impl dbtoken_client {
-    /// Wrap a Rust client as a C handle (for Rust code that hands clients to C, and benches).
-    pub fn from_client(inner: Client) -> dbtoken_client {
-        dbtoken_client { inner }
-    }
-}
-
 /// Details of a failure. Immutable; may be read from any thread; free with `dbtoken_error_free`.
 pub struct dbtoken_error {
     status: dbtoken_status,

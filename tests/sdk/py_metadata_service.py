@@ -21,6 +21,9 @@ def main():
     from databricks.sdk import WorkspaceClient
     from databricks.sdk.version import __version__
 
+    if len(sys.argv) > 1 and __version__ != sys.argv[1]:
+        fail(f"databricks-sdk {__version__} is installed, want {sys.argv[1]}")
+
     w = WorkspaceClient()
     if w.config.auth_type != "metadata-service":
         fail(f"auth type used is {w.config.auth_type!r}, want metadata-service")

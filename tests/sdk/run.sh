@@ -2,15 +2,15 @@
 # End-to-end check of `dbtoken serve` with the unmodified Databricks SDKs for Python and Go:
 # each gets DATABRICKS_AUTH_TYPE=metadata-service, DATABRICKS_HOST (the loopback mock) and
 # DATABRICKS_METADATA_SERVICE_URL (what serve printed), and no other auth variable, and calls
-# current-user "me" on the mock. Then the mock's stats must show one token exchange for both.
-#   bash tests/sdk/run.sh        (installs what it needs: a venv in tests/sdk/.venv, Go modules)
-# Ends with "sdk: 2 passed, 0 failed"; exits non-zero on any failure. Never prints a token.
+# current-user "me" on the mock. Then the mock's stats must show one token exchange for all.
+#   bash tests/sdk/run.sh        (installs what it needs: venvs tests/sdk/.venv-<version>, Go modules)
+# Python runs with databricks-sdk 0.67.0 and with the newest release, each in its own venv.
+# Ends with "sdk: 3 passed, 0 failed"; exits non-zero on any failure. Never prints a token.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-PY_SDK_VERSION=0.162.0
+PY_SDK_OLDEST=0.67.0 # the field report's version; the newest PyPI serves is added below
 SDK_DIR=tests/sdk
-VENV=$SDK_DIR/.venv
 
 command -v go >/dev/null 2>&1 || export PATH=$PATH:/usr/local/go/bin
 command -v go >/dev/null 2>&1 || { echo "sdk: go not found" >&2; exit 1; }
@@ -23,24 +23,30 @@ say "building dbtoken and dbtoken-mock"
 cargo build --release --quiet -p dbtoken-mock --bin dbtoken-mock
 cargo build --release --quiet --bin dbtoken
 
-# --- Python venv with databricks-sdk --------------------------------------------------------
-py_sdk_ok() {
-    [ -x "$VENV/bin/python" ] &&
-        "$VENV/bin/python" -c "import sys, databricks.sdk.version as v; sys.exit(v.__version__ != '$PY_SDK_VERSION')" 2>/dev/null
+# --- Python venvs: databricks-sdk 0.67.0 (the field report's) and the newest PyPI serves --------
+newest=$(python3 -m pip index versions databricks-sdk 2>/dev/null | sed -n 's/^databricks-sdk (\(.*\))$/\1/p')
+[ -n "$newest" ] || { echo "sdk: pip index versions databricks-sdk gave no version" >&2; exit 1; }
+PY_SDK_VERSIONS=("$PY_SDK_OLDEST")
+[ "$newest" = "$PY_SDK_OLDEST" ] || PY_SDK_VERSIONS+=("$newest")
+py_sdk_ok() { # VENV VERSION
+    [ -x "$1/bin/python" ] &&
+        "$1/bin/python" -c "import sys, databricks.sdk.version as v; sys.exit(v.__version__ != '$2')" 2>/dev/null
 }
-if ! py_sdk_ok; then
-    say "creating $VENV with databricks-sdk==$PY_SDK_VERSION"
-    rm -rf "$VENV"
-    if ! python3 -m venv "$VENV" >/dev/null 2>&1; then
-        rm -rf "$VENV"
+for v in "${PY_SDK_VERSIONS[@]}"; do
+    venv=$SDK_DIR/.venv-$v
+    py_sdk_ok "$venv" "$v" && continue
+    say "creating $venv with databricks-sdk==$v"
+    rm -rf "$venv"
+    if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+        rm -rf "$venv"
         say "python3 -m venv failed; installing python3-venv"
         apt-get update -qq >/dev/null
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
-        python3 -m venv "$VENV"
+        python3 -m venv "$venv"
     fi
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "databricks-sdk==$PY_SDK_VERSION"
-    py_sdk_ok || { echo "sdk: databricks-sdk $PY_SDK_VERSION did not install in $VENV" >&2; exit 1; }
-fi
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "databricks-sdk==$v"
+    py_sdk_ok "$venv" "$v" || { echo "sdk: databricks-sdk $v did not install in $venv" >&2; exit 1; }
+done
 
 # --- Go checker (modules pinned by tests/sdk/go/go.mod and go.sum) ----------------------------
 work=$(mktemp -d)
@@ -106,20 +112,25 @@ run_check() { # NAME COMMAND...
     fi
 }
 
-run_check python "${sdk_env[@]}" "REQUESTS_CA_BUNDLE=$DBTOKEN_MOCK_CA" \
-    "$VENV/bin/python" "$SDK_DIR/py_metadata_service.py"
+# databricks-sdk-py uses requests, which ignores SSL_CERT_FILE: a private CA needs REQUESTS_CA_BUNDLE.
+for v in "${PY_SDK_VERSIONS[@]}"; do
+    run_check "python $v" "${sdk_env[@]}" "REQUESTS_CA_BUNDLE=$DBTOKEN_MOCK_CA" \
+        "$SDK_DIR/.venv-$v/bin/python" "$SDK_DIR/py_metadata_service.py" "$v"
+done
 run_check go "${sdk_env[@]}" "SSL_CERT_FILE=$DBTOKEN_MOCK_CA" "$work/sdkcheck"
 
 # --- server-side effects ------------------------------------------------------------------
 stats=$(curl -sS --fail --cacert "$DBTOKEN_MOCK_CA" "$DBTOKEN_MOCK_URL/_mock/stats")
-if ! python3 - "$stats" <<'EOF'; then
+checks=$((${#PY_SDK_VERSIONS[@]} + 1))
+if ! python3 - "$stats" "$checks" <<'EOF'; then
 import json, sys
 req = json.loads(sys.argv[1]).get("requests", {})
 me = req.get("/api/2.0/preview/scim/v2/Me", 0)
+checks = int(sys.argv[2])
 exchanges = req.get("/oidc/v1/token", 0)
 ok = True
-if me < 2:
-    print(f"sdk: mock saw /api/2.0/preview/scim/v2/Me {me} times, want >= 2", file=sys.stderr)
+if me < checks:
+    print(f"sdk: mock saw /api/2.0/preview/scim/v2/Me {me} times, want >= {checks}", file=sys.stderr)
     ok = False
 if exchanges != 1:
     print(f"sdk: mock saw /oidc/v1/token {exchanges} times, want exactly 1", file=sys.stderr)
@@ -129,7 +140,7 @@ if ok:
 sys.exit(0 if ok else 1)
 EOF
     echo "sdk: mock stats: $stats" >&2
-    passed=0 failed=2 # the server-side effects are part of both checks
+    passed=0 failed=$checks # the server-side effects are part of every check
 fi
 
 # --- stop serve: SIGTERM must end it with status 0 ------------------------------------------
@@ -144,4 +155,4 @@ if [ "$serve_rc" -ne 0 ]; then
 fi
 say "done"
 echo "sdk: $passed passed, $failed failed"
-[ "$failed" -eq 0 ] && [ "$passed" -eq 2 ]
+[ "$failed" -eq 0 ] && [ "$passed" -eq "$checks" ]

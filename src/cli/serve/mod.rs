@@ -13,6 +13,8 @@
 //! not reset by each byte), and their number is capped: beyond the cap the oldest connection
 //! waiting for a head is closed. Only the token itself, which may block on an exchange, is
 //! computed on the `--workers` threads; their answers come back through a channel and the pipe.
+//! The loop keeps the last token's reply until the token's `refresh_at` (while the library's
+//! cache would hand out that same token) and answers from it without a worker.
 //! A signal writes to the same pipe: the loop returns at once, without waiting for workers.
 //!
 //! The same loop ([`Server`]) serves `/healthz`, `/readyz` and `/metrics` ([`super::health`]),
@@ -66,8 +68,9 @@ const ACCEPT_BATCH: usize = 256;
 pub(super) trait Endpoints: Send + Sync + 'static {
     /// The reply, if it can be given at once without blocking (computed on the event loop).
     fn now(&self, route: Route) -> Option<Reply>;
-    /// The reply, computed on a worker thread (may block on an exchange).
-    fn work(&self, route: Route) -> Reply;
+    /// The reply, computed on a worker thread (may block on an exchange); for the token, also
+    /// how long the loop may send the same reply again without a worker.
+    fn work(&self, route: Route) -> (Reply, Option<Fresh>);
     /// A reply with this status was sent (for the request counters).
     fn sent(&self, status: u16);
 }
@@ -214,6 +217,7 @@ impl Server {
             done,
             conns: HashMap::new(),
             next_id: 0,
+            fresh: None,
             cap,
             served: 0,
             policy_path: self.token_path,
@@ -316,7 +320,16 @@ impl Reply {
 }
 
 type Job = (u64, Route);
-type Done = (u64, Reply);
+/// A worker's reply for a connection, and the token's `refresh_at` when it was a token.
+type Done = (u64, Reply, Option<Fresh>);
+
+/// A token reply the loop may send again until `until` (`None`: no expiry, a PAT). A
+/// monotonic instant, so a wall-clock jump cannot stretch it.
+#[derive(Clone)]
+pub(super) struct Fresh {
+    until: Option<Instant>,
+    body: String,
+}
 
 /// `n` threads that compute the replies that may block (the token, from the shared cache).
 fn start_workers(
@@ -338,7 +351,8 @@ fn start_workers(
             loop {
                 let job = job_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
                 let Ok((id, route)) = job else { return };
-                if done_tx.send((id, endpoints.work(route))).is_err() {
+                let (reply, fresh) = endpoints.work(route);
+                if done_tx.send((id, reply, fresh)).is_err() {
                     return;
                 }
                 wake.wake();
@@ -348,16 +362,31 @@ fn start_workers(
     (job_tx, done_rx)
 }
 
-pub(super) fn token_reply(client: &dbtoken::Client) -> Reply {
+pub(super) fn token_reply(client: &dbtoken::Client) -> (Reply, Option<Fresh>) {
     let before = client.stats();
     let reply = match client.token() {
-        Ok(t) => Reply::json(200, token_json(&t, false)),
+        Ok(t) => {
+            let body = token_json(&t, false);
+            let fresh = Fresh {
+                until: t.refresh_at().map(|r| {
+                    // At most a day ahead: a server's huge lifetime cannot overflow Instant.
+                    let left = r
+                        .duration_since(std::time::SystemTime::now())
+                        .unwrap_or_default()
+                        .min(Duration::from_secs(86_400));
+                    Instant::now() + left
+                }),
+                body: body.clone(),
+            };
+            (Reply::json(200, body), Some(fresh))
+        }
         Err(e) => {
             log_warn!("{e}");
-            json_error(&Refusal {
+            let r = json_error(&Refusal {
                 status: 503,
                 message: e.message().to_string(),
-            })
+            });
+            (r, None)
         }
     };
     let after = client.stats();
@@ -450,6 +479,8 @@ struct EventLoop {
     done: mpsc::Receiver<Done>,
     conns: HashMap<u64, Conn>,
     next_id: u64,
+    /// The last token reply, while its token is fresh.
+    fresh: Option<Fresh>,
     cap: usize,
     served: u64,
     policy_path: String,
@@ -505,7 +536,10 @@ impl EventLoop {
             if fds[0].revents != 0 {
                 self.wake.drain();
             }
-            while let Ok((id, reply)) = self.done.try_recv() {
+            while let Ok((id, reply, fresh)) = self.done.try_recv() {
+                if fresh.is_some() {
+                    self.fresh = fresh;
+                }
                 self.answered(id, reply);
             }
             for (pfd, id) in fds[2..].iter().zip(&ids) {
@@ -640,6 +674,13 @@ impl EventLoop {
                 c.buf.drain(..len.min(c.buf.len()));
                 match action {
                     Ok(route) => {
+                        let now = Instant::now();
+                        if let (Route::Token, Some(f)) = (route, &self.fresh) {
+                            if f.until.is_none_or(|u| now < u) {
+                                let reply = Reply::json(200, f.body.clone());
+                                return self.reply(id, c, reply, keep_alive);
+                            }
+                        }
                         if let Some(reply) = self.endpoints.now(route) {
                             return self.reply(id, c, reply, keep_alive);
                         }

@@ -1,0 +1,3 @@
+module github.com/dbtoken/dbtoken/bindings/go
+
+go 1.21

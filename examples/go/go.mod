@@ -1,3 +1,0 @@
-module github.com/dbtoken/dbtoken/examples/go
-
-go 1.21

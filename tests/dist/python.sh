@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The Python wheel as a user outside the repo gets it: `scripts/dist.sh python` builds
+# target/dist/python/*.whl; each check installs it with pip into a fresh venv in a temporary
+# directory and runs the package's pytest suites (copied there, away from the source tree)
+# against the loopback mock:
+#   base venv      wheel + pytest (+ auditwheel): unit and mock suites, `auditwheel show`
+#                  agrees with the wheel's platform tag, a token from a one-line script
+#   sdk venvs      wheel + databricks-sdk 0.67.0, and the newest PyPI serves: the adapter suite;
+#                  in the newest one also databricks-sql-connector (its first request carries the
+#                  dbtoken bearer) and mypy --strict on the installed package (its py.typed)
+# Ends with "dist python: N passed, 0 failed". pip's cache keeps reruns fast.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SDK_OLDEST=0.67.0
+pip_q=(--quiet --disable-pip-version-check --no-compile) # no .pyc for all of databricks-sdk: faster
+
+t0=$(date +%s)
+say() { echo "dist python: [$(($(date +%s) - t0))s] $*"; }
+
+bash scripts/dist.sh python >/dev/null
+wheels=(target/dist/python/*.whl)
+[ -f "${wheels[0]}" ] || { echo "dist python: no wheel in target/dist/python" >&2; exit 1; }
+arch=$(uname -m)
+wheel=
+for w in "${wheels[@]}"; do case "$w" in *_"$arch".whl) wheel=$(realpath "$w") ;; esac; done
+[ -n "$wheel" ] || { echo "dist python: no wheel for $arch among ${wheels[*]}" >&2; exit 1; }
+say "$(basename "$wheel") ($(stat -c %s "$wheel") bytes)"
+
+newest=$(python3 -m pip index versions databricks-sdk 2>/dev/null | sed -n 's/^databricks-sdk (\(.*\))$/\1/p')
+[ -n "$newest" ] || { echo "dist python: pip index versions databricks-sdk gave no version" >&2; exit 1; }
+
+# Venvs are thousands of small files: on tmpfs, creating and removing them is I/O-free (166 ->
+# 92 s here). The run needs about 0.5 GB, so /dev/shm is used only with 2 GB free.
+shm_free_kb=$(df --output=avail -k /dev/shm 2>/dev/null | tail -n 1 || echo 0)
+if [ "${shm_free_kb:-0}" -gt 2097152 ] 2>/dev/null; then work=$(mktemp -d -p /dev/shm); else work=$(mktemp -d); fi
+trap 'rm -rf "$work"' EXIT
+venv() { # DIR PACKAGES...: a fresh venv with the wheel and PACKAGES
+    local dir=$1
+    shift
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install "${pip_q[@]}" "$wheel" "$@"
+}
+# The venvs are made before the mock's CA is exported: pip, too, obeys REQUESTS_CA_BUNDLE.
+say "base venv: wheel, pytest, auditwheel"
+venv "$work/base" pytest auditwheel
+for v in "$SDK_OLDEST" "$newest"; do
+    say "venv with databricks-sdk==$v"
+    venv "$work/sdk-$v" pytest "databricks-sdk==$v"
+done
+"$work/sdk-$newest/bin/pip" install "${pip_q[@]}" mypy databricks-sql-connector
+
+# shellcheck source=tests/mock-env.sh
+source tests/mock-env.sh
+build_and_start_mock "$work"
+export REQUESTS_CA_BUNDLE=$DBTOKEN_MOCK_CA # requests (databricks-sdk) ignores SSL_CERT_FILE
+unset DBTOKEN_LIBRARY
+cp -r bindings/python/tests "$work/tests"
+cd "$work" # nothing below may see the source tree
+
+passed=0
+tag=$(basename "$wheel" .whl)
+tag=${tag##*-}
+"$work/base/bin/auditwheel" show "$wheel" | tr -s ' \n' '  ' >"$work/auditwheel.txt"
+grep -q "consistent with the following platform tag: \"$tag\"" "$work/auditwheel.txt" ||
+    { echo "dist python: auditwheel disagrees with $tag:" >&2; cat "$work/auditwheel.txt" >&2; exit 1; }
+say "auditwheel show: consistent with $tag"
+out=$("$work/base/bin/python" -c 'import dbtoken; t = dbtoken.Client().token(); print(t.token_type, t.expires_on.tzname())')
+[ "$out" = "Bearer UTC" ] || { echo "dist python: one-line script printed '$out'" >&2; exit 1; }
+"$work/base/bin/python" -m pytest -q -p no:cacheprovider tests/test_unit.py tests/test_mock.py
+passed=$((passed + 1))
+
+for v in "$SDK_OLDEST" "$newest"; do
+    say "databricks-sdk==$v"
+    "$work/sdk-$v/bin/python" -m pytest -q -p no:cacheprovider tests/test_sdk.py
+    passed=$((passed + 1))
+done
+say "databricks-sql-connector (newest)"
+"$work/sdk-$newest/bin/python" -m pytest -q -p no:cacheprovider tests/test_sql.py
+passed=$((passed + 1))
+# mypy reads the installed package only because the wheel carries py.typed.
+say "mypy --strict on the installed package"
+(cd "$work/tests" && "$work/sdk-$newest/bin/python" -m mypy --strict --no-incremental -p dbtoken)
+passed=$((passed + 1))
+say "done"
+echo "dist python: $passed passed, 0 failed"
