@@ -389,10 +389,11 @@ mod tests {
     use std::time::Duration;
 
     fn stats(failures: u32, kind: Option<ErrorKind>) -> CacheStats {
-        let mut s = CacheStats::default();
-        s.consecutive_failures = failures;
-        s.last_failure = kind;
-        s
+        CacheStats {
+            consecutive_failures: failures,
+            last_failure: kind,
+            ..CacheStats::default()
+        }
     }
 
     #[test]
