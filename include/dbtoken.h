@@ -9,6 +9,10 @@
  *   DBTOKEN_STATUS_BUFFER_TOO_SMALL, is documented at dbtoken_client_token).
  * - NULL for a required argument gives DBTOKEN_STATUS_INVALID_ARGUMENT, never a crash.
  *   Every *_free(NULL) is a no-op.
+ * - No Rust panic ever unwinds into C: every function catches it. A function that returns a
+ *   dbtoken_status then returns DBTOKEN_STATUS_PANIC (with an error object when it takes
+ *   `err`); the others return the value their comment names ("unknown", NULL, 0).
+ * - Numbers from C are checked: dbtoken_status_name takes any int.
  * - Strings passed in are NUL-terminated UTF-8, only read during the call.
  * - Objects returned are owned by the caller and freed with their own *_free; never free()
  *   them. Strings returned by accessors live as long as the object they came from.
@@ -84,16 +88,20 @@ typedef struct {
 extern "C" {
 #endif // __cplusplus
 
-// The library version, e.g. "0.1.0". Static storage: never free it.
+// The library version, e.g. "0.1.0". Static storage: never free it. Never NULL ("unknown"
+// after an internal error).
 const char *dbtoken_version(void);
 
-// The name of a status, e.g. "DBTOKEN_STATUS_REJECTED". Static storage: never free it.
-const char *dbtoken_status_name(dbtoken_status status);
+// The name of a status number, e.g. "DBTOKEN_STATUS_REJECTED" for 5, or "unknown" for a
+// number that is no `dbtoken_status` (any `int` may be passed). Static storage: never free it;
+// never NULL.
+const char *dbtoken_status_name(int status);
 
 // Create an empty configuration in `*out`. Keys set on it override the environment
 // (`DATABRICKS_*`, `AZURE_*`), which overrides the config file profile.
 //
-// Returns `DBTOKEN_STATUS_INVALID_ARGUMENT` if `out` is NULL. `*out` is written only on success.
+// Returns `DBTOKEN_STATUS_INVALID_ARGUMENT` if `out` is NULL, `DBTOKEN_STATUS_PANIC` after an
+// internal error. `*out` is written only on success.
 dbtoken_status dbtoken_config_new(dbtoken_config **out);
 
 // Set `key` (a `.databrickscfg` key such as "host", "client_id", "oidc_token_filepath",
@@ -108,7 +116,8 @@ dbtoken_status dbtoken_config_set(dbtoken_config *cfg,
                                   const char *value,
                                   dbtoken_error **err);
 
-// Free a configuration. NULL is a no-op. Clients created from it stay valid.
+// Free a configuration. NULL is a no-op. Clients created from it stay valid. (After an
+// internal error while freeing, the object is leaked rather than half-freed.)
 void dbtoken_config_free(dbtoken_config *cfg);
 
 // Create a client in `*out` from `cfg`, or, when `cfg` is NULL, from the environment and the
@@ -122,7 +131,8 @@ dbtoken_status dbtoken_client_new(const dbtoken_config *cfg,
                                   dbtoken_client **out,
                                   dbtoken_error **err);
 
-// Free a client. NULL is a no-op. No other thread may be using it.
+// Free a client. NULL is a no-op. No other thread may be using it. (After an internal error
+// while freeing, the client is leaked rather than half-freed.)
 void dbtoken_client_free(dbtoken_client *client);
 
 // Write the current access token, NUL-terminated, into `buf` (`len` bytes), its length
@@ -148,27 +158,32 @@ dbtoken_status dbtoken_client_token(const dbtoken_client *client,
                                     dbtoken_error **err);
 
 // Copy the client's refresh counters into `*out`. Returns `DBTOKEN_STATUS_INVALID_ARGUMENT`
-// if `client` or `out` is NULL.
+// if `client` or `out` is NULL, `DBTOKEN_STATUS_PANIC` after an internal error.
 dbtoken_status dbtoken_client_stats(const dbtoken_client *client, dbtoken_stats *out);
 
-// The status of an error; `DBTOKEN_STATUS_INVALID_ARGUMENT` for NULL.
+// The status of an error; `DBTOKEN_STATUS_INVALID_ARGUMENT` for NULL, `DBTOKEN_STATUS_PANIC`
+// after an internal error.
 dbtoken_status dbtoken_error_status(const dbtoken_error *e);
 
 // The message of an error (what went wrong and how to fix it; never a token), or NULL for a
-// NULL error. Valid until `dbtoken_error_free`.
+// NULL error (and after an internal error). Valid until `dbtoken_error_free`.
 const char *dbtoken_error_message(const dbtoken_error *e);
 
 // The server's OAuth `error` code (e.g. "invalid_request"), or NULL when the server did not
-// send one. Valid until `dbtoken_error_free`.
+// send one (and for a NULL error, and after an internal error). Valid until
+// `dbtoken_error_free`.
 const char *dbtoken_error_server_error(const dbtoken_error *e);
 
-// The server's `error_description`, or NULL. Valid until `dbtoken_error_free`.
+// The server's `error_description`, or NULL (also for a NULL error and after an internal
+// error). Valid until `dbtoken_error_free`.
 const char *dbtoken_error_server_description(const dbtoken_error *e);
 
-// The HTTP status the server answered with, or 0 when the failure was not an HTTP answer.
+// The HTTP status the server answered with, or 0 when the failure was not an HTTP answer
+// (also for a NULL error and after an internal error).
 uint16_t dbtoken_error_http_status(const dbtoken_error *e);
 
-// Free an error object. NULL is a no-op.
+// Free an error object. NULL is a no-op. (After an internal error while freeing, the object
+// is leaked rather than half-freed.)
 void dbtoken_error_free(dbtoken_error *e);
 
 #ifdef __cplusplus

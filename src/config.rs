@@ -357,7 +357,7 @@ type Sections = BTreeMap<String, BTreeMap<String, String>>;
 
 /// A minimal INI reader of the `.databrickscfg` dialect: `[section]`, `key = value`,
 /// `#`/`;` comment lines. Keys before any section belong to `DEFAULT`.
-fn parse_ini(text: &str) -> std::result::Result<Sections, (usize, String)> {
+pub(crate) fn parse_ini(text: &str) -> std::result::Result<Sections, (usize, String)> {
     let mut sections = Sections::new();
     let mut current = "DEFAULT".to_string();
     for (i, raw) in text.lines().enumerate() {

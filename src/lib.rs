@@ -23,6 +23,9 @@ mod config;
 mod error;
 mod exchange;
 mod ffi;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 pub mod issuer;
 pub mod jws;

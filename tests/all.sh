@@ -6,8 +6,8 @@
 # (JUnit, the databricks-sdk-java adapter) suites against that binary, a Maven project and a
 # Go program outside the repository using the dist packages (no Rust on PATH; Go also static
 # in an empty root), the static binary in an empty root, and the real Databricks SDKs against
-# `dbtoken serve`, and the sidecars' /metrics read by the Prometheus Python client. Any
-# failure stops it with a non-zero exit.
+# `dbtoken serve`, the sidecars' /metrics read by the Prometheus Python client, then a
+# bounded run of each fuzz target. Any failure stops it with a non-zero exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,4 +58,7 @@ bash tests/sdk/run.sh
 echo "== the sidecars' /metrics parsed by prometheus-client"
 bash tests/health.sh
 
-echo "all: 9 passed, 0 failed"
+echo "== fuzz targets, 20 s each from the committed corpora (tests/fuzz.sh)"
+bash tests/fuzz.sh
+
+echo "all: 10 passed, 0 failed"

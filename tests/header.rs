@@ -50,3 +50,30 @@ fn header_declares_every_export() {
         );
     }
 }
+
+#[test]
+fn every_export_runs_inside_the_boundary() {
+    // Each export's body starts with the one macro that does the NULL checks and catch_unwind
+    // (src/ffi/tests.rs proves, by a forced panic, that each one then returns its safe value).
+    let lines: Vec<&str> = include_str!("../src/ffi/mod.rs").lines().collect();
+    let mut n = 0;
+    for (i, line) in lines.iter().enumerate() {
+        let Some(rest) = line.trim().strip_prefix("pub extern \"C\" fn ") else {
+            continue;
+        };
+        let name = rest.split('(').next().unwrap();
+        let open = (i..lines.len()).find(|&j| lines[j].ends_with('{')).unwrap();
+        let first = lines.get(open + 1).copied().unwrap_or_default();
+        assert!(
+            first.trim_start().starts_with("ffi_boundary!("),
+            "{name} must begin with ffi_boundary!, found: {first}"
+        );
+        n += 1;
+    }
+    assert!(n >= 15, "found {n} exports");
+}
+
+#[test]
+fn status_name_takes_a_plain_int() {
+    assert!(GENERATED.contains("const char *dbtoken_status_name(int status);"));
+}

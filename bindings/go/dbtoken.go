@@ -54,7 +54,7 @@ const (
 )
 
 func (s Status) String() string {
-	return C.GoString(C.dbtoken_status_name(C.dbtoken_status(s)))
+	return C.GoString(C.dbtoken_status_name(C.int(s)))
 }
 
 // Error is returned by every failing call. Use errors.As to inspect it.

@@ -74,8 +74,8 @@ func TestCachedTokenComesFromGoMemory(t *testing.T) {
 // them get a valid token (the old one, or the new one).
 func TestGoroutinesAtRefreshTimeCauseOneExchange(t *testing.T) {
 	requireMock(t)
-	// A 43 s token: the library refreshes it 40 s before expiry, i.e. 3 s after it was issued.
-	mockControl(t, "config", map[string]any{"token_ttl_secs": 43})
+	// A 6 s token: short-lived, so the library refreshes it at half its life, 3 s after issue.
+	mockControl(t, "config", map[string]any{"token_ttl_secs": 6})
 	defer mockControl(t, "reset", map[string]any{})
 	c, err := FromEnv()
 	if err != nil {

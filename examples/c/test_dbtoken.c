@@ -47,6 +47,18 @@ static void test_version(void) {
     const char *v = dbtoken_version();
     CHECK(v != NULL && strchr(v, '.') != NULL);
     CHECK(strcmp(dbtoken_status_name(DBTOKEN_STATUS_REJECTED), "DBTOKEN_STATUS_REJECTED") == 0);
+    CHECK(strcmp(dbtoken_status_name(DBTOKEN_STATUS_OK), "DBTOKEN_STATUS_OK") == 0);
+    CHECK(strcmp(dbtoken_status_name(DBTOKEN_STATUS_PANIC), "DBTOKEN_STATUS_PANIC") == 0);
+}
+
+/* Any int is a valid argument: numbers that are no status answer "unknown" (these crashed or
+ * returned pointers into code while the parameter was the Rust enum). */
+static void test_status_name_out_of_range(void) {
+    const int bad[] = {9, 99, 1000, -1, -2147483647 - 1, 2147483647};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *name = dbtoken_status_name(bad[i]);
+        CHECK(name != NULL && strcmp(name, "unknown") == 0);
+    }
     CHECK(DBTOKEN_STATUS_OK == 0 && DBTOKEN_STATUS_CONFIG == 3 && DBTOKEN_STATUS_TRANSIENT == 6);
 }
 
@@ -262,6 +274,7 @@ static void test_threads_share_one_client(void) {
 
 int main(void) {
     test_version();
+    test_status_name_out_of_range();
     test_happy_path_from_env();
     test_explicit_config();
     test_null_arguments();

@@ -106,25 +106,12 @@ impl Discovery {
                                 Some(first.clone()).filter(|s| !s.is_empty());
                         }
                     }
-                    if account_id.is_none() {
-                        account_id = string(&o, "account_id");
-                    }
-                    if let Some(oidc) = string(&o, "oidc_endpoint") {
-                        let oidc = match &account_id {
-                            Some(id) => oidc.replace("{account_id}", id),
-                            None => oidc,
-                        };
-                        if !oidc.contains("{account_id}") {
-                            let doc = format!(
-                                "{}/.well-known/oauth-authorization-server",
-                                oidc.trim_end_matches('/')
-                            );
-                            if let Some(t) =
-                                token_endpoint_from(http, deadline, &doc, &mut answered)
-                            {
-                                return Ok((found(t, format!("{well_known} → {doc}")), true));
-                            }
-                        }
+                }
+                let doc;
+                (account_id, doc) = read_databricks_config(&reply.body, account_id);
+                if let Some(doc) = doc {
+                    if let Some(t) = token_endpoint_from(http, deadline, &doc, &mut answered) {
+                        return Ok((found(t, format!("{well_known} → {doc}")), true));
                     }
                 }
             }
@@ -170,7 +157,12 @@ fn token_endpoint_from(
     if reply.status != 200 {
         return None;
     }
-    match miniserde::json::from_str::<Value>(&reply.body) {
+    token_endpoint_in(&reply.body)
+}
+
+/// The `token_endpoint` of an OAuth/OpenID metadata document, when it is an acceptable URL.
+pub(crate) fn token_endpoint_in(body: &str) -> Option<String> {
+    match miniserde::json::from_str::<Value>(body) {
         Ok(Value::Object(o)) => {
             string(&o, "token_endpoint").filter(|t| crate::http::check_url(t).is_ok())
         }
@@ -191,8 +183,30 @@ pub fn databricks_account_id(cfg: &crate::config::Resolved, host: &str) -> Resul
     if reply.status != 200 {
         return Ok(None);
     }
-    Ok(match miniserde::json::from_str::<Value>(&reply.body) {
-        Ok(Value::Object(o)) => string(&o, "account_id"),
-        _ => None,
-    })
+    Ok(read_databricks_config(&reply.body, None).0)
+}
+
+/// Read a `/.well-known/databricks-config` document: the account id (a configured one wins)
+/// and the OAuth metadata URL under its `oidc_endpoint`, `{account_id}` substituted.
+pub(crate) fn read_databricks_config(
+    body: &str,
+    account_id: Option<String>,
+) -> (Option<String>, Option<String>) {
+    let Ok(Value::Object(o)) = miniserde::json::from_str::<Value>(body) else {
+        return (account_id, None);
+    };
+    let account_id = account_id.or_else(|| string(&o, "account_id"));
+    let doc = string(&o, "oidc_endpoint").and_then(|oidc| {
+        let oidc = match &account_id {
+            Some(id) => oidc.replace("{account_id}", id),
+            None => oidc,
+        };
+        (!oidc.contains("{account_id}")).then(|| {
+            format!(
+                "{}/.well-known/oauth-authorization-server",
+                oidc.trim_end_matches('/')
+            )
+        })
+    });
+    (account_id, doc)
 }

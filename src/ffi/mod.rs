@@ -8,7 +8,7 @@
 // pointer contract in the header instead (as rustls-ffi does).
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
-use std::ffi::{CStr, CString, c_char};
+use std::ffi::{CStr, CString, c_char, c_int};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 use std::time::UNIX_EPOCH;
@@ -141,23 +141,77 @@ fn null_arg(err: *mut *mut dbtoken_error, name: &str) -> dbtoken_status {
     )
 }
 
-/// Run `$body` (which returns a `dbtoken_status`) with panics turned into `DBTOKEN_STATUS_PANIC`.
+/// The message of the error object a caught panic produces.
+const PANIC_MESSAGE: &str = "internal error: dbtoken panicked (a bug; please report it)";
+
+/// What the string-returning exports without an error out-param answer for a status they do
+/// not know and after a caught panic.
+const UNKNOWN: &str = "unknown\0";
+
+/// Run `f`, turning a panic into `None`. Every export's body runs in here (via
+/// [`ffi_boundary!`]), so no unwind ever crosses into C. In this crate's unit tests a
+/// thread-local hook can force a panic at this point to prove it (absent from every other build).
+fn guarded<T>(f: impl FnOnce() -> T) -> Option<T> {
+    catch_unwind(AssertUnwindSafe(|| {
+        #[cfg(test)]
+        tests::panic_if_forced();
+        f()
+    }))
+    .ok()
+}
+
+/// The boundary of every export: NULL checks of the required pointers, then `$body` inside
+/// [`guarded`].
+///
+/// - `err: E, non_null: [p, q], { body }` for calls that return a `dbtoken_status` and take an
+///   error out-param `E`: a NULL `p` gives `DBTOKEN_STATUS_INVALID_ARGUMENT` and an error
+///   object naming `p`; a panic gives `DBTOKEN_STATUS_PANIC` and an error object.
+/// - `on_panic: V, [non_null: [p] else N,] { body }` for the others: a NULL `p` answers `N`, a
+///   panic answers `V` (each documented in the export's comment).
+/// - `no_value, non_null: [p], { body }` for the `_free` functions: NULL and a panic do nothing.
+///
+/// The export itself stays a plain `pub extern "C" fn` so cbindgen reads it as written.
 macro_rules! ffi_boundary {
-    ($err:expr, $body:block) => {{
+    (err: $err:expr, non_null: [$($p:ident),*], $body:block) => {{
         let err: *mut *mut dbtoken_error = $err;
-        match catch_unwind(AssertUnwindSafe(|| -> dbtoken_status { $body })) {
-            Ok(status) => status,
-            Err(_) => fail(
-                err,
-                dbtoken_status::Panic,
-                None,
-                "internal error: dbtoken panicked (a bug; please report it)",
-            ),
-        }
+        guarded(|| -> dbtoken_status {
+            $(
+                if $p.is_null() {
+                    return null_arg(err, stringify!($p));
+                }
+            )*
+            $body
+        })
+        .unwrap_or_else(|| fail(err, dbtoken_status::Panic, None, PANIC_MESSAGE))
+    }};
+    (on_panic: $on_panic:expr, non_null: [$($p:ident),+] else $on_null:expr, $body:block) => {{
+        guarded(|| {
+            $(
+                if $p.is_null() {
+                    return $on_null;
+                }
+            )+
+            $body
+        })
+        .unwrap_or($on_panic)
+    }};
+    (on_panic: $on_panic:expr, $body:block) => {{ guarded(|| $body).unwrap_or($on_panic) }};
+    (no_value, non_null: [$($p:ident),+], $body:block) => {{
+        let _: Option<()> = guarded(|| {
+            $(
+                if $p.is_null() {
+                    return;
+                }
+            )+
+            $body
+        });
     }};
 }
 
 /// A UTF-8 string from C, or a status.
+///
+/// # Safety
+/// A non-NULL `p` must point to a NUL-terminated string that outlives `'a`.
 unsafe fn utf8<'a>(
     p: *const c_char,
     name: &str,
@@ -177,43 +231,70 @@ unsafe fn utf8<'a>(
     })
 }
 
-/// The library version, e.g. "0.1.0". Static storage: never free it.
-#[unsafe(no_mangle)]
-pub extern "C" fn dbtoken_version() -> *const c_char {
-    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+impl dbtoken_status {
+    /// The status with this number, if there is one (C may pass any `int`).
+    fn from_int(n: c_int) -> Option<dbtoken_status> {
+        use dbtoken_status::*;
+        [
+            Ok,
+            InvalidArgument,
+            BufferTooSmall,
+            Config,
+            FederatedToken,
+            Rejected,
+            Transient,
+            Io,
+            Panic,
+        ]
+        .into_iter()
+        .find(|s| *s as c_int == n)
+    }
 }
 
-/// The name of a status, e.g. "DBTOKEN_STATUS_REJECTED". Static storage: never free it.
+/// The library version, e.g. "0.1.0". Static storage: never free it. Never NULL ("unknown"
+/// after an internal error).
 #[unsafe(no_mangle)]
-pub extern "C" fn dbtoken_status_name(status: dbtoken_status) -> *const c_char {
-    let s: &'static str = match status {
-        dbtoken_status::Ok => "DBTOKEN_STATUS_OK\0",
-        dbtoken_status::InvalidArgument => "DBTOKEN_STATUS_INVALID_ARGUMENT\0",
-        dbtoken_status::BufferTooSmall => "DBTOKEN_STATUS_BUFFER_TOO_SMALL\0",
-        dbtoken_status::Config => "DBTOKEN_STATUS_CONFIG\0",
-        dbtoken_status::FederatedToken => "DBTOKEN_STATUS_FEDERATED_TOKEN\0",
-        dbtoken_status::Rejected => "DBTOKEN_STATUS_REJECTED\0",
-        dbtoken_status::Transient => "DBTOKEN_STATUS_TRANSIENT\0",
-        dbtoken_status::Io => "DBTOKEN_STATUS_IO\0",
-        dbtoken_status::Panic => "DBTOKEN_STATUS_PANIC\0",
-    };
-    s.as_ptr().cast()
+pub extern "C" fn dbtoken_version() -> *const c_char {
+    ffi_boundary!(on_panic: UNKNOWN.as_ptr().cast(), {
+        concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+    })
+}
+
+/// The name of a status number, e.g. "DBTOKEN_STATUS_REJECTED" for 5, or "unknown" for a
+/// number that is no `dbtoken_status` (any `int` may be passed). Static storage: never free it;
+/// never NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn dbtoken_status_name(status: c_int) -> *const c_char {
+    ffi_boundary!(on_panic: UNKNOWN.as_ptr().cast(), {
+        let s: &'static str = match dbtoken_status::from_int(status) {
+            Some(dbtoken_status::Ok) => "DBTOKEN_STATUS_OK\0",
+            Some(dbtoken_status::InvalidArgument) => "DBTOKEN_STATUS_INVALID_ARGUMENT\0",
+            Some(dbtoken_status::BufferTooSmall) => "DBTOKEN_STATUS_BUFFER_TOO_SMALL\0",
+            Some(dbtoken_status::Config) => "DBTOKEN_STATUS_CONFIG\0",
+            Some(dbtoken_status::FederatedToken) => "DBTOKEN_STATUS_FEDERATED_TOKEN\0",
+            Some(dbtoken_status::Rejected) => "DBTOKEN_STATUS_REJECTED\0",
+            Some(dbtoken_status::Transient) => "DBTOKEN_STATUS_TRANSIENT\0",
+            Some(dbtoken_status::Io) => "DBTOKEN_STATUS_IO\0",
+            Some(dbtoken_status::Panic) => "DBTOKEN_STATUS_PANIC\0",
+            None => UNKNOWN,
+        };
+        s.as_ptr().cast()
+    })
 }
 
 /// Create an empty configuration in `*out`. Keys set on it override the environment
 /// (`DATABRICKS_*`, `AZURE_*`), which overrides the config file profile.
 ///
-/// Returns `DBTOKEN_STATUS_INVALID_ARGUMENT` if `out` is NULL. `*out` is written only on success.
+/// Returns `DBTOKEN_STATUS_INVALID_ARGUMENT` if `out` is NULL, `DBTOKEN_STATUS_PANIC` after an
+/// internal error. `*out` is written only on success.
 #[unsafe(no_mangle)]
 pub extern "C" fn dbtoken_config_new(out: *mut *mut dbtoken_config) -> dbtoken_status {
-    ffi_boundary!(ptr::null_mut(), {
-        if out.is_null() {
-            return dbtoken_status::InvalidArgument;
-        }
+    ffi_boundary!(on_panic: dbtoken_status::Panic,
+                  non_null: [out] else dbtoken_status::InvalidArgument, {
         let cfg = Box::new(dbtoken_config {
             inner: Config::new(),
         });
-        // SAFETY: `out` is non-NULL and writable by contract.
+        // SAFETY: `out` is non-NULL (checked) and writable by contract.
         unsafe { *out = Box::into_raw(cfg) };
         dbtoken_status::Ok
     })
@@ -233,11 +314,10 @@ pub extern "C" fn dbtoken_config_set(
     value: *const c_char,
     err: *mut *mut dbtoken_error,
 ) -> dbtoken_status {
-    ffi_boundary!(err, {
-        // SAFETY: a non-NULL `cfg` comes from `dbtoken_config_new` and is used by one thread.
-        let Some(cfg) = (unsafe { cfg.as_mut() }) else {
-            return null_arg(err, "cfg");
-        };
+    ffi_boundary!(err: err, non_null: [cfg, key], {
+        // SAFETY: non-NULL (checked); from `dbtoken_config_new`, used by one thread at a time.
+        let cfg = unsafe { &mut *cfg };
+        // SAFETY: `key` is a NUL-terminated string by contract, read only during this call.
         let key = match unsafe { utf8(key, "key", err) } {
             Ok(k) => k,
             Err(s) => return s,
@@ -245,6 +325,7 @@ pub extern "C" fn dbtoken_config_set(
         let value = if value.is_null() {
             ""
         } else {
+            // SAFETY: as for `key`.
             match unsafe { utf8(value, "value", err) } {
                 Ok(v) => v,
                 Err(s) => return s,
@@ -257,15 +338,14 @@ pub extern "C" fn dbtoken_config_set(
     })
 }
 
-/// Free a configuration. NULL is a no-op. Clients created from it stay valid.
+/// Free a configuration. NULL is a no-op. Clients created from it stay valid. (After an
+/// internal error while freeing, the object is leaked rather than half-freed.)
 #[unsafe(no_mangle)]
 pub extern "C" fn dbtoken_config_free(cfg: *mut dbtoken_config) {
-    let _ = catch_unwind(AssertUnwindSafe(|| {
-        if !cfg.is_null() {
-            // SAFETY: `cfg` came from `dbtoken_config_new` and is freed once.
-            drop(unsafe { Box::from_raw(cfg) });
-        }
-    }));
+    ffi_boundary!(no_value, non_null: [cfg], {
+        // SAFETY: non-NULL; came from `dbtoken_config_new` and is freed once (contract).
+        drop(unsafe { Box::from_raw(cfg) });
+    })
 }
 
 /// Create a client in `*out` from `cfg`, or, when `cfg` is NULL, from the environment and the
@@ -281,18 +361,15 @@ pub extern "C" fn dbtoken_client_new(
     out: *mut *mut dbtoken_client,
     err: *mut *mut dbtoken_error,
 ) -> dbtoken_status {
-    ffi_boundary!(err, {
-        if out.is_null() {
-            return null_arg(err, "out");
-        }
-        // SAFETY: a non-NULL `cfg` comes from `dbtoken_config_new`.
+    ffi_boundary!(err: err, non_null: [out], {
+        // SAFETY: a non-NULL `cfg` comes from `dbtoken_config_new` and is not being changed.
         let config = match unsafe { cfg.as_ref() } {
             Some(c) => c.inner.clone(),
             None => Config::new(),
         };
         match Client::new(config) {
             Ok(client) => {
-                // SAFETY: `out` is non-NULL and writable by contract.
+                // SAFETY: `out` is non-NULL (checked) and writable by contract.
                 unsafe { *out = Box::into_raw(Box::new(dbtoken_client { inner: client })) };
                 dbtoken_status::Ok
             }
@@ -301,15 +378,14 @@ pub extern "C" fn dbtoken_client_new(
     })
 }
 
-/// Free a client. NULL is a no-op. No other thread may be using it.
+/// Free a client. NULL is a no-op. No other thread may be using it. (After an internal error
+/// while freeing, the client is leaked rather than half-freed.)
 #[unsafe(no_mangle)]
 pub extern "C" fn dbtoken_client_free(client: *mut dbtoken_client) {
-    let _ = catch_unwind(AssertUnwindSafe(|| {
-        if !client.is_null() {
-            // SAFETY: `client` came from `dbtoken_client_new` and is freed once.
-            drop(unsafe { Box::from_raw(client) });
-        }
-    }));
+    ffi_boundary!(no_value, non_null: [client], {
+        // SAFETY: non-NULL; came from `dbtoken_client_new` and is freed once (contract).
+        drop(unsafe { Box::from_raw(client) });
+    })
 }
 
 /// Write the current access token, NUL-terminated, into `buf` (`len` bytes), its length
@@ -336,24 +412,20 @@ pub extern "C" fn dbtoken_client_token(
     info: *mut dbtoken_token_info,
     err: *mut *mut dbtoken_error,
 ) -> dbtoken_status {
-    ffi_boundary!(err, {
-        // SAFETY: a non-NULL `client` comes from `dbtoken_client_new` and is not yet freed.
-        let Some(client) = (unsafe { client.as_ref() }) else {
-            return null_arg(err, "client");
-        };
-        if token_len.is_null() {
-            return null_arg(err, "token_len");
-        }
+    ffi_boundary!(err: err, non_null: [client, token_len], {
         if buf.is_null() && len > 0 {
             return null_arg(err, "buf");
         }
+        // SAFETY: non-NULL (checked); from `dbtoken_client_new` and not yet freed (contract).
+        let client = unsafe { &*client };
         // The token is copied out while lent by the cache: no clone, no allocation on a hit.
         let copied = client.inner.with_token(|token| {
             let bytes = token.access_token().as_bytes();
             if len <= bytes.len() {
                 return Err(bytes.len());
             }
-            // SAFETY: `buf` holds `len > bytes.len()` writable bytes by contract.
+            // SAFETY: `buf` holds `len > bytes.len()` writable bytes by contract (so it is not
+            // NULL), and cannot overlap the token, which Rust owns.
             unsafe {
                 ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), bytes.len());
                 *buf.add(bytes.len()) = 0;
@@ -377,18 +449,19 @@ pub extern "C" fn dbtoken_client_token(
                         n,
                     )
                 };
-                // SAFETY: `info` is non-NULL and writable by contract.
+                // SAFETY: `info` is non-NULL (checked) and writable by contract.
                 unsafe { *info = out };
             }
             Ok(bytes.len())
         });
-        // SAFETY (all writes below): `token_len` is non-NULL and writable by contract.
         match copied {
             Ok(Ok(n)) => {
+                // SAFETY: `token_len` is non-NULL (checked) and writable by contract.
                 unsafe { *token_len = n };
                 dbtoken_status::Ok
             }
             Ok(Err(needed)) => {
+                // SAFETY: as above.
                 unsafe { *token_len = needed };
                 dbtoken_status::BufferTooSmall
             }
@@ -398,19 +471,17 @@ pub extern "C" fn dbtoken_client_token(
 }
 
 /// Copy the client's refresh counters into `*out`. Returns `DBTOKEN_STATUS_INVALID_ARGUMENT`
-/// if `client` or `out` is NULL.
+/// if `client` or `out` is NULL, `DBTOKEN_STATUS_PANIC` after an internal error.
 #[unsafe(no_mangle)]
 pub extern "C" fn dbtoken_client_stats(
     client: *const dbtoken_client,
     out: *mut dbtoken_stats,
 ) -> dbtoken_status {
-    ffi_boundary!(ptr::null_mut(), {
-        // SAFETY: see `dbtoken_client_token`.
-        let (Some(client), false) = (unsafe { client.as_ref() }, out.is_null()) else {
-            return dbtoken_status::InvalidArgument;
-        };
-        let s = client.inner.stats();
-        // SAFETY: `out` is non-NULL and writable by contract.
+    ffi_boundary!(on_panic: dbtoken_status::Panic,
+                  non_null: [client, out] else dbtoken_status::InvalidArgument, {
+        // SAFETY: non-NULL (checked); from `dbtoken_client_new` and not yet freed (contract).
+        let s = unsafe { &*client }.inner.stats();
+        // SAFETY: `out` is non-NULL (checked) and writable by contract.
         unsafe {
             *out = dbtoken_stats {
                 refreshes: s.refreshes,
@@ -421,54 +492,70 @@ pub extern "C" fn dbtoken_client_stats(
     })
 }
 
-/// The status of an error; `DBTOKEN_STATUS_INVALID_ARGUMENT` for NULL.
+/// The status of an error; `DBTOKEN_STATUS_INVALID_ARGUMENT` for NULL, `DBTOKEN_STATUS_PANIC`
+/// after an internal error.
 #[unsafe(no_mangle)]
 pub extern "C" fn dbtoken_error_status(e: *const dbtoken_error) -> dbtoken_status {
-    // SAFETY: a non-NULL `e` comes from this library and is not yet freed.
-    unsafe { e.as_ref() }.map_or(dbtoken_status::InvalidArgument, |e| e.status)
+    ffi_boundary!(on_panic: dbtoken_status::Panic,
+                  non_null: [e] else dbtoken_status::InvalidArgument, {
+        // SAFETY: non-NULL (checked); from this library and not yet freed (contract).
+        unsafe { &*e }.status
+    })
 }
 
 /// The message of an error (what went wrong and how to fix it; never a token), or NULL for a
-/// NULL error. Valid until `dbtoken_error_free`.
+/// NULL error (and after an internal error). Valid until `dbtoken_error_free`.
 #[unsafe(no_mangle)]
 pub extern "C" fn dbtoken_error_message(e: *const dbtoken_error) -> *const c_char {
-    // SAFETY: as above.
-    unsafe { e.as_ref() }.map_or(ptr::null(), |e| e.message.as_ptr())
+    ffi_boundary!(on_panic: ptr::null(), non_null: [e] else ptr::null(), {
+        // SAFETY: as in `dbtoken_error_status`.
+        unsafe { &*e }.message.as_ptr()
+    })
 }
 
 /// The server's OAuth `error` code (e.g. "invalid_request"), or NULL when the server did not
-/// send one. Valid until `dbtoken_error_free`.
+/// send one (and for a NULL error, and after an internal error). Valid until
+/// `dbtoken_error_free`.
 #[unsafe(no_mangle)]
 pub extern "C" fn dbtoken_error_server_error(e: *const dbtoken_error) -> *const c_char {
-    // SAFETY: as above.
-    unsafe { e.as_ref() }
-        .and_then(|e| e.server_error.as_ref())
-        .map_or(ptr::null(), |s| s.as_ptr())
+    ffi_boundary!(on_panic: ptr::null(), non_null: [e] else ptr::null(), {
+        // SAFETY: as in `dbtoken_error_status`.
+        unsafe { &*e }.server_error.as_ref().map_or(ptr::null(), |s| s.as_ptr())
+    })
 }
 
-/// The server's `error_description`, or NULL. Valid until `dbtoken_error_free`.
+/// The server's `error_description`, or NULL (also for a NULL error and after an internal
+/// error). Valid until `dbtoken_error_free`.
 #[unsafe(no_mangle)]
 pub extern "C" fn dbtoken_error_server_description(e: *const dbtoken_error) -> *const c_char {
-    // SAFETY: as above.
-    unsafe { e.as_ref() }
-        .and_then(|e| e.server_description.as_ref())
-        .map_or(ptr::null(), |s| s.as_ptr())
+    ffi_boundary!(on_panic: ptr::null(), non_null: [e] else ptr::null(), {
+        // SAFETY: as in `dbtoken_error_status`.
+        unsafe { &*e }
+            .server_description
+            .as_ref()
+            .map_or(ptr::null(), |s| s.as_ptr())
+    })
 }
 
-/// The HTTP status the server answered with, or 0 when the failure was not an HTTP answer.
+/// The HTTP status the server answered with, or 0 when the failure was not an HTTP answer
+/// (also for a NULL error and after an internal error).
 #[unsafe(no_mangle)]
 pub extern "C" fn dbtoken_error_http_status(e: *const dbtoken_error) -> u16 {
-    // SAFETY: as above.
-    unsafe { e.as_ref() }.map_or(0, |e| e.http_status)
+    ffi_boundary!(on_panic: 0, non_null: [e] else 0, {
+        // SAFETY: as in `dbtoken_error_status`.
+        unsafe { &*e }.http_status
+    })
 }
 
-/// Free an error object. NULL is a no-op.
+/// Free an error object. NULL is a no-op. (After an internal error while freeing, the object
+/// is leaked rather than half-freed.)
 #[unsafe(no_mangle)]
 pub extern "C" fn dbtoken_error_free(e: *mut dbtoken_error) {
-    let _ = catch_unwind(AssertUnwindSafe(|| {
-        if !e.is_null() {
-            // SAFETY: `e` came from this library and is freed once.
-            drop(unsafe { Box::from_raw(e) });
-        }
-    }));
+    ffi_boundary!(no_value, non_null: [e], {
+        // SAFETY: non-NULL; came from this library and is freed once (contract).
+        drop(unsafe { Box::from_raw(e) });
+    })
 }
+
+#[cfg(test)]
+mod tests;

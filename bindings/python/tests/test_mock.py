@@ -34,11 +34,13 @@ def test_cached_token_comes_from_python_memory(mock):
 
 
 def test_python_cache_ends_at_the_library_refresh_time(mock):
-    # 30 s tokens are inside the library's 40 s expiry margin: every call must reach the
-    # library, which exchanges again; a Python cache that ignored refresh_at would not.
-    mock.config(token_ttl_secs=30)
+    # 2 s tokens are short-lived: the library refreshes them at half-life (1 s). Past that the
+    # call must reach the library, which exchanges again; a Python cache that ignored
+    # refresh_at would keep the first token.
+    mock.config(token_ttl_secs=2)
     with dbtoken.Client() as c:
         a = c.token()
+        time.sleep(1.5)
         b = c.token()
         assert c.stats().refreshes == 2
         assert a.access_token != b.access_token

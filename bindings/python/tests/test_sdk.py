@@ -2,6 +2,7 @@
 its own venv, by tests/dist/python.sh)."""
 
 import os
+import time
 
 import pytest
 
@@ -48,12 +49,13 @@ def test_shared_client_and_oauth_token(mock):
 
 
 def test_every_request_asks_dbtoken_so_tokens_refresh(mock):
-    # Tokens inside the library's expiry margin: each SDK request must get a new one through
-    # dbtoken (a static token= would be reused and eventually expire).
-    mock.config(token_ttl_secs=30)
+    # 2 s tokens, refreshed by the library at half-life: each SDK request past that must get a
+    # new one through dbtoken (a static token= would be reused and eventually expire).
+    mock.config(token_ttl_secs=2)
     with dbtoken.Client() as c:
         w = WorkspaceClient(host=mock.url, credentials_strategy=dbtoken.sdk.credentials_strategy(c))
         w.current_user.me()
+        time.sleep(1.5)
         w.current_user.me()
         assert c.stats().refreshes == 2
     assert mock.requests(TOKEN_PATH) == 2

@@ -14,26 +14,26 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** The Java fast path at the library's refresh-ahead time, against the mock issuing 46 s tokens
- * (fresh for 6 s under the library's rules: a 40 s expiry margin). */
+/** The Java fast path at the library's refresh-ahead time, against the mock issuing 8 s tokens
+ * (short-lived: fresh for half their life, 4 s, under the library's rules). */
 class RefreshIT {
     private static final String TOKEN_PATH = "/oidc/v1/token";
 
     @Test
     void sixteenThreadsAtRefreshTimeCauseExactlyOneExchange() throws Exception {
         MockControl mock = new MockControl();
-        mock.config("{\"token_ttl_secs\": 46}");
+        mock.config("{\"token_ttl_secs\": 8}");
         ExecutorService pool = Executors.newFixedThreadPool(16);
         try (DbToken client = DbToken.fromEnv()) {
             Token first = client.token();
             long refreshAt = client.cachedRefreshAtMillis();
             long left = refreshAt - System.currentTimeMillis();
-            assertTrue(left > 0 && left <= 6_000, "refresh_at is " + left + " ms away");
+            assertTrue(left > 0 && left <= 4_000, "refresh_at is " + left + " ms away");
             long exchangesBefore = mock.requests(TOKEN_PATH);
 
             // 16 threads call token() in a loop from before the refresh time until 2 s after it
             // (refresh_at is whole seconds, up to 1 s before the library's own refresh time, and
-            // Java's clock ticks every 200 ms; the next refresh is 5 s later).
+            // Java's clock ticks every 200 ms; the next refresh is 4 s later).
             CyclicBarrier start = new CyclicBarrier(16);
             Set<String> seen = ConcurrentHashMap.newKeySet();
             List<Future<Long>> calls = new ArrayList<>();
