@@ -14,7 +14,7 @@
 //! arithmetic; lifetimes arrive already clamped to 1 s ..= 24 h.
 
 use std::sync::{Condvar, Mutex, MutexGuard, RwLock};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::token::Token;
@@ -45,13 +45,65 @@ struct State {
     retry_at: Option<Instant>,
 }
 
-/// Counters for diagnostics and tests.
+/// Counters and the state of the cached token, for diagnostics, health checks and metrics.
+/// Holds no token material.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CacheStats {
     /// Refreshes started (each is one token request, retries included).
     pub refreshes: u64,
     /// Refreshes that failed.
     pub failures: u64,
+    /// Failed refreshes by the kind of their error (they add up to `failures`).
+    pub failures_by_kind: FailureCounts,
+    /// Refreshes that failed since the last success (0 after a success).
+    pub consecutive_failures: u32,
+    /// The kind of the last failure, while `consecutive_failures > 0`.
+    pub last_failure: Option<ErrorKind>,
+    /// When the last refresh succeeded (wall clock).
+    pub last_success: Option<SystemTime>,
+    /// Whether a token is cached (it may have expired; see `token_usable_until`).
+    pub has_token: bool,
+    /// The server's expiry of the cached token; `None` without a token or for a PAT.
+    pub token_expires_at: Option<SystemTime>,
+    /// Until when the cache hands the cached token out ([`crate::Token::usable_until`]).
+    pub token_usable_until: Option<SystemTime>,
+}
+
+/// Failed refreshes counted by [`ErrorKind`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FailureCounts {
+    counts: [u64; 5],
+}
+
+impl FailureCounts {
+    /// Every kind a refresh can fail with, in a stable order.
+    pub const KINDS: [ErrorKind; 5] = [
+        ErrorKind::Config,
+        ErrorKind::FederatedToken,
+        ErrorKind::Rejected,
+        ErrorKind::Transient,
+        ErrorKind::Io,
+    ];
+
+    fn index(kind: ErrorKind) -> usize {
+        Self::KINDS.iter().position(|k| *k == kind).unwrap_or(4)
+    }
+
+    /// Failures of `kind`.
+    pub fn get(&self, kind: ErrorKind) -> u64 {
+        self.counts[Self::index(kind)]
+    }
+
+    /// `(kind, failures)` for every kind, zeros included.
+    pub fn iter(&self) -> impl Iterator<Item = (ErrorKind, u64)> + '_ {
+        Self::KINDS.iter().map(|k| (*k, self.get(*k)))
+    }
+
+    fn add(&mut self, kind: ErrorKind) {
+        let c = &mut self.counts[Self::index(kind)];
+        *c = c.saturating_add(1);
+    }
 }
 
 /// The fresh token, readable without touching the refresh state: cache hits take only a
@@ -103,7 +155,20 @@ impl Cache {
     }
 
     pub fn stats(&self) -> CacheStats {
-        *self.stats.lock().unwrap_or_else(|p| p.into_inner())
+        let mut s = *self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        let st = self.lock();
+        s.consecutive_failures = st.failures;
+        s.last_failure = st
+            .last_error
+            .as_ref()
+            .filter(|_| st.failures > 0)
+            .map(Error::kind);
+        if let Some(e) = &st.entry {
+            s.has_token = true;
+            s.token_expires_at = e.token.expires_at();
+            s.token_usable_until = e.token.usable_until();
+        }
+        s
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -211,6 +276,10 @@ impl Cache {
         st.generation += 1;
         let out = match result {
             Ok((token, ttl)) => {
+                self.stats
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .last_success = Some(SystemTime::now());
                 let e = entry(token.clone(), started, ttl);
                 for stripe in &self.fresh {
                     *stripe.0.write().unwrap_or_else(|p| p.into_inner()) = Some(Fresh {
@@ -225,10 +294,11 @@ impl Cache {
                 Ok(token)
             }
             Err(e) => {
-                self.stats
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .failures += 1;
+                {
+                    let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+                    stats.failures += 1;
+                    stats.failures_by_kind.add(e.kind());
+                }
                 st.failures = st.failures.saturating_add(1);
                 let t = now();
                 let wait = crate::time::backoff(st.failures, FIRST_BACKOFF, MAX_BACKOFF);
@@ -470,13 +540,12 @@ mod tests {
         clock.set(2502);
         let t = c.get(&now, || Ok((tok("new"), HOUR))).unwrap();
         assert_eq!(t.access_token(), "new");
-        assert_eq!(
-            c.stats(),
-            CacheStats {
-                refreshes: 3,
-                failures: 1
-            }
-        );
+        let s = c.stats();
+        assert_eq!((s.refreshes, s.failures), (3, 1));
+        assert_eq!(s.failures_by_kind.get(ErrorKind::Transient), 1);
+        assert_eq!(s.failures_by_kind.iter().map(|(_, n)| n).sum::<u64>(), 1);
+        assert_eq!((s.consecutive_failures, s.last_failure), (0, None));
+        assert!(s.has_token && s.last_success.is_some());
     }
 
     #[test]
@@ -488,6 +557,11 @@ mod tests {
         clock.set(3561); // within the 40 s margin: expired
         let e = c.get(&now, || Err(Error::transient("down"))).unwrap_err();
         assert_eq!(e.message(), "down");
+        let s = c.stats();
+        assert_eq!(
+            (s.consecutive_failures, s.last_failure),
+            (1, Some(ErrorKind::Transient))
+        );
         let e = c.get(&now, || panic!("backing off")).unwrap_err();
         assert!(e.message().contains("next attempt in"), "{e}");
         assert!(e.message().ends_with("down"), "{e}");

@@ -105,10 +105,13 @@ impl Client {
         // Checked: a lifetime arrives clamped to 24 h, but no server number may panic here.
         let at = |d| started.checked_add(d);
         let expires_at = issued.ttl.and_then(at);
-        let refresh_at = issued.ttl.and_then(|ttl| at(crate::cache::timeline(ttl).0));
+        let timeline = issued.ttl.map(crate::cache::timeline);
+        let refresh_at = timeline.and_then(|(stale, _)| at(stale));
+        let usable_until = timeline.and_then(|(_, expired)| at(expired));
         Ok((
             Token::new(issued.access_token, issued.token_type, expires_at)
-                .with_refresh_at(refresh_at),
+                .with_refresh_at(refresh_at)
+                .with_usable_until(usable_until),
             issued.ttl,
         ))
     }
@@ -167,7 +170,8 @@ impl Client {
         )
     }
 
-    /// Refresh counters of this client's cache.
+    /// Refresh counters of this client's cache and the state of its token (for health checks
+    /// and metrics; never the token itself).
     pub fn stats(&self) -> CacheStats {
         self.inner.cache.stats()
     }

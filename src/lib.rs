@@ -37,7 +37,7 @@ mod token;
 mod warn;
 
 pub use auth::AuthType;
-pub use cache::{CacheStats, EXPIRY_MARGIN, MAX_REFRESH_AHEAD};
+pub use cache::{CacheStats, EXPIRY_MARGIN, FailureCounts, MAX_REFRESH_AHEAD};
 pub use client::Client;
 pub use config::{Config, Key, Resolved, Source};
 pub use error::{Error, ErrorKind, Result};

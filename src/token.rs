@@ -41,6 +41,7 @@ pub struct Token {
     token_type: Arc<str>,
     expires_at: Option<SystemTime>,
     refresh_at: Option<SystemTime>,
+    usable_until: Option<SystemTime>,
 }
 
 impl Token {
@@ -54,7 +55,20 @@ impl Token {
             token_type,
             expires_at,
             refresh_at: expires_at,
+            usable_until: expires_at,
         }
+    }
+
+    pub(crate) fn with_usable_until(mut self, at: Option<SystemTime>) -> Token {
+        self.usable_until = at;
+        self
+    }
+
+    /// Until when the client hands this token out (the cache's "expired" time: the server's
+    /// expiry less the safety margin, see [`crate::EXPIRY_MARGIN`]). `None` for a personal
+    /// access token.
+    pub fn usable_until(&self) -> Option<SystemTime> {
+        self.usable_until
     }
 
     pub(crate) fn with_refresh_at(mut self, at: Option<SystemTime>) -> Token {

@@ -6,9 +6,9 @@
 # (JUnit, the databricks-sdk-java adapter) suites against that binary, a Maven project and a
 # Go program outside the repository using the dist packages (no Rust on PATH; Go also static
 # in an empty root), the static binary in an empty root, the real Databricks SDKs against
-# `dbtoken serve`, a bounded run of each fuzz target, the release artifacts of scripts/dist.sh
-# (x86_64 and aarch64 under qemu) and a reproducibility check. Any failure stops it with a
-# non-zero exit.
+# `dbtoken serve`, the sidecars' /metrics read by the Prometheus Python client, a bounded run
+# of each fuzz target, the release artifacts of scripts/dist.sh (x86_64 and aarch64 under
+# qemu) and a reproducibility check. Any failure stops it with a non-zero exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,6 +56,9 @@ bash tests/dist/go.sh
 echo "== real Databricks SDKs (Python, Go) against dbtoken serve"
 bash tests/sdk/run.sh
 
+echo "== the sidecars' /metrics parsed by prometheus-client"
+bash tests/health.sh
+
 echo "== fuzz targets, 20 s each from the committed corpora (tests/fuzz.sh)"
 bash tests/fuzz.sh
 
@@ -65,4 +68,4 @@ bash tests/release.sh
 echo "== reproducible static binary from two checkouts"
 bash tests/reproducible.sh
 
-echo "all: 11 passed, 0 failed"
+echo "all: 12 passed, 0 failed"

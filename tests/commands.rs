@@ -878,3 +878,34 @@ fn serve_answers_the_refreshed_token_after_refresh_at() {
     assert_eq!(m.count("/oidc/v1/token"), 2);
     stop(&mut s.child);
 }
+
+#[test]
+fn a_loopback_token_listener_wants_a_loopback_host_even_with_allow_non_loopback() {
+    // The manifests pass --allow-non-loopback for the health listener on the pod IP; the token
+    // listener stays on loopback and must keep refusing a rebinding attacker's Host.
+    let m = MockServer::start();
+    let jwt = jwt_file("serve-host-rule");
+    let mut s = serve(
+        &m,
+        &jwt,
+        &["--allow-non-loopback", "--health-listen", "127.0.0.1:0"],
+    );
+    let host = m.url();
+    let ask = |h: &str| {
+        let mut c = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+        write!(
+            c,
+            "GET /token HTTP/1.1\r\nHost: {h}\r\nX-Databricks-Metadata-Version: 1\r\nX-Databricks-Host: {host}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut resp = String::new();
+        c.read_to_string(&mut resp).unwrap();
+        resp
+    };
+    let refused = ask("evil.example");
+    assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
+    assert!(!refused.contains("dbmock-"), "{refused}");
+    let ok = ask(&format!("127.0.0.1:{}", s.port));
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    stop(&mut s.child);
+}

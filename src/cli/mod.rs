@@ -11,6 +11,7 @@ pub mod log;
 
 mod doctor;
 mod exec;
+mod health;
 mod serve;
 mod signals;
 mod write;
@@ -63,7 +64,8 @@ Example, in a pod with a projected service-account token:
 ";
 
 const WRITE_HELP: &str = "\
-dbtoken write --out PATH [--format raw|json] [--mode 0600] [--watch] [--profile NAME]
+dbtoken write --out PATH [--format raw|json] [--mode 0600] [--watch [--health-listen ADDR]]
+              [--profile NAME]
 
 Write the token to PATH atomically, so a reader never sees a partial file: a temporary file
 with a random name is created exclusively in PATH's directory (never following a symlink),
@@ -78,13 +80,19 @@ exchange fails, exit 0 on SIGTERM or SIGINT.
                      {\"access_token\",\"token_type\",\"expires_on\"} and a newline
     --mode MODE      Octal file mode (default 0600)
     --watch          Keep the file fresh until terminated
+    --health-listen ADDR
+                     With --watch: serve GET /healthz (200 while running), /readyz (200
+                     while the file holds a usable token, else 503 and why) and /metrics
+                     (Prometheus text) on ADDR, e.g. 127.0.0.1:8322; loopback only
+                     unless --allow-non-loopback
 
 Example, an init container sharing an emptyDir with the app:
     dbtoken write --out /var/run/databricks/token
 ";
 
 const SERVE_HELP: &str = "\
-dbtoken serve [--listen 127.0.0.1:8321] [--path /token] [--workers 4] [--allow-non-loopback]
+dbtoken serve [--listen 127.0.0.1:8321] [--path /token] [--workers 4]
+              [--health-listen ADDR] [--allow-non-loopback]
 
 Serve tokens over the Databricks SDKs' metadata-service protocol. Point unmodified SDKs, the
 Databricks CLI or Terraform at it with
@@ -100,6 +108,17 @@ idle or slow clients cannot hold others up. Exits 0 on SIGTERM or SIGINT.
                            --allow-non-loopback, which also accepts any Host header)
     --path PATH            URL path of the token (default /token)
     --workers N            Token requests computed at once, 1 to 256 (default 4)
+    --health-listen ADDR   Also answer the health paths below (never the token) on ADDR,
+                           e.g. 0.0.0.0:8322 for kubelet probes and Prometheus, which reach
+                           the pod's IP (not loopback: needs --allow-non-loopback)
+
+Health paths, on --listen and --health-listen, without metadata headers (the Host rule
+applies), never carrying a token:
+    GET /healthz   200 while the process answers
+    GET /readyz    200 while a usable token is cached and refreshes are not failing;
+                   503 and a one-line reason before the first token, after its expiry,
+                   or after 3 failed refreshes in a row
+    GET /metrics   Prometheus text format 0.0.4 (dbtoken_* metrics, see README)
 
 Example, a sidecar next to a Python app in the same pod:
     dbtoken serve --listen 127.0.0.1:8321
@@ -192,6 +211,7 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
         }
         "write" => {
             let (mut out, mut format, mut mode, mut watch) = (None, Format::Raw, 0o600, false);
+            let (mut health_listen, mut allow_remote) = (None, false);
             while let Some(arg) = p.next().map_err(|e| e.to_string())? {
                 match arg {
                     Long("out") => {
@@ -218,6 +238,13 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
                             })?;
                     }
                     Long("watch") => watch = true,
+                    Long("health-listen") => {
+                        health_listen = Some(health_addr(string(
+                            p.value().map_err(|e| e.to_string())?,
+                            "--health-listen",
+                        )?)?)
+                    }
+                    Long("allow-non-loopback") => allow_remote = true,
                     Long("profile") => {
                         profile = Some(string(p.value().map_err(|e| e.to_string())?, "--profile")?)
                     }
@@ -226,12 +253,17 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
                 }
             }
             let out = out.ok_or("write needs --out PATH")?;
+            if health_listen.is_some() && !watch {
+                return Err("--health-listen needs --watch (a sidecar)".into());
+            }
             Ok(Command::Write(write::Args {
                 out,
                 format,
                 mode,
                 watch,
                 profile,
+                health_listen,
+                allow_remote,
             }))
         }
         "serve" => {
@@ -241,6 +273,7 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
                 allow_remote: false,
                 workers: 4,
                 profile: None,
+                health_listen: None,
             };
             while let Some(arg) = p.next().map_err(|e| e.to_string())? {
                 match arg {
@@ -254,6 +287,12 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
                     }
                     Long("path") => {
                         a.path = string(p.value().map_err(|e| e.to_string())?, "--path")?
+                    }
+                    Long("health-listen") => {
+                        a.health_listen = Some(health_addr(string(
+                            p.value().map_err(|e| e.to_string())?,
+                            "--health-listen",
+                        )?)?)
                     }
                     Long("workers") => {
                         let v = string(p.value().map_err(|e| e.to_string())?, "--workers")?;
@@ -321,6 +360,12 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
         "help" => Ok(Command::Help(USAGE)),
         other => Err(format!("unknown command '{other}'")),
     }
+}
+
+fn health_addr(v: String) -> Result<std::net::SocketAddr, String> {
+    v.parse().map_err(|_| {
+        format!("--health-listen must be ADDRESS:PORT such as 127.0.0.1:8322, not '{v}'")
+    })
 }
 
 /// A client configured like every subcommand: environment, config file, optional profile.

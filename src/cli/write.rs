@@ -16,6 +16,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use super::health::{self, FileState};
 use super::log::{log_debug, log_error, log_info, log_warn};
 use super::signals::{self, Shutdown};
 use super::{Format, token_json};
@@ -26,6 +27,10 @@ pub struct Args {
     pub mode: u32,
     pub watch: bool,
     pub profile: Option<String>,
+    /// `--health-listen`: serve /healthz, /readyz and /metrics here (with `--watch`).
+    pub health_listen: Option<std::net::SocketAddr>,
+    /// `--allow-non-loopback` for `--health-listen`.
+    pub allow_remote: bool,
 }
 
 /// Attempts at a fresh random temporary name before giving up.
@@ -176,6 +181,13 @@ pub fn run(args: &Args, shutdown: &Shutdown) -> Outcome {
         );
         return Ok(Ok(()));
     }
+    let file = std::sync::Arc::new(FileState::default());
+    if let Some(addr) = args.health_listen {
+        let endpoints = std::sync::Arc::new(health::Health::file(client.clone(), file.clone()));
+        if let Err(e) = health::listen(addr, args.allow_remote, endpoints, shutdown) {
+            return Ok(Err(e));
+        }
+    }
     let mut written: Option<dbtoken::Token> = None;
     let mut failures: u32 = 0;
     loop {
@@ -198,10 +210,12 @@ pub fn run(args: &Args, shutdown: &Shutdown) -> Outcome {
                                 args.out.display(),
                                 expiry(&token)
                             );
+                            file.wrote(&token);
                             written = Some(token.clone());
                             failures = 0;
                         }
                         Err(e) => {
+                            file.write_failed();
                             failures += 1;
                             log_error!("{}", io_err(e));
                         }

@@ -8,6 +8,8 @@ use dbtoken::Config;
 #[allow(unused_imports)]
 pub use dbtoken_mock::{self as mock, Fault, FaultBody, MockServer};
 
+pub mod cli;
+
 /// A config that sees only the mock: isolated from the process environment and any
 /// `~/.databrickscfg`, trusting the mock's CA through `SSL_CERT_FILE`.
 pub fn config(m: &MockServer) -> Config {

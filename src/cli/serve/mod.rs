@@ -16,8 +16,13 @@
 //! The loop keeps the last token's reply until the token's `refresh_at` (while the library's
 //! cache would hand out that same token) and answers from it without a worker.
 //! A signal writes to the same pipe: the loop returns at once, without waiting for workers.
+//!
+//! The same loop ([`Server`]) serves `/healthz`, `/readyz` and `/metrics` ([`super::health`]),
+//! here and on `write --watch --health-listen`: what each path answers is an [`Endpoints`].
 
 mod request;
+
+pub(super) use request::{HEALTH_PATHS, Route};
 
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
@@ -27,10 +32,11 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::health::Health;
 use super::log::{log_debug, log_info, log_warn};
 use super::signals::{self, Shutdown};
 use super::token_json;
-use request::{Head, MAX_HEAD, Policy, Refusal, Route};
+use request::{Head, MAX_HEAD, Policy, Refusal};
 
 pub struct Args {
     pub listen: SocketAddr,
@@ -38,6 +44,8 @@ pub struct Args {
     pub allow_remote: bool,
     pub workers: usize,
     pub profile: Option<String>,
+    /// `--health-listen`: /healthz, /readyz and /metrics also on this address (no token).
+    pub health_listen: Option<SocketAddr>,
 }
 
 /// The most `--workers` (threads that compute tokens).
@@ -56,17 +64,51 @@ const MAX_CONNECTIONS: usize = 4096;
 /// Connections accepted per loop turn, so a flood of connects cannot starve the others.
 const ACCEPT_BATCH: usize = 256;
 
-pub fn run(args: &Args) -> Result<Result<(), dbtoken::Error>, i32> {
-    if !args.listen.ip().is_loopback() && !args.allow_remote {
-        return Ok(Err(dbtoken::Error::config(format!(
-            "refusing to listen on {}: the token would be reachable from other hosts; use a loopback address, or --allow-non-loopback if a network policy protects it",
-            args.listen
-        ))));
+/// What a [`Server`] answers on each route (the request checks are done before).
+pub(super) trait Endpoints: Send + Sync + 'static {
+    /// The reply, if it can be given at once without blocking (computed on the event loop).
+    fn now(&self, route: Route) -> Option<Reply>;
+    /// The reply, computed on a worker thread (may block on an exchange); for the token, also
+    /// how long the loop may send the same reply again without a worker.
+    fn work(&self, route: Route) -> (Reply, Option<Fresh>);
+    /// A reply with this status was sent (for the request counters).
+    fn sent(&self, status: u16);
+}
+
+/// Bind `addr` non-blocking, refusing a non-loopback address unless `allow_remote`; `flag`
+/// names the option in the error.
+pub(super) fn bind(
+    addr: SocketAddr,
+    allow_remote: bool,
+    flag: &str,
+    what: &str,
+) -> Result<(TcpListener, SocketAddr), dbtoken::Error> {
+    if !addr.ip().is_loopback() && !allow_remote {
+        return Err(dbtoken::Error::config(format!(
+            "refusing {flag} {addr}: {what} would be reachable from other hosts; use a loopback address, or --allow-non-loopback if a network policy protects it"
+        )));
     }
+    let listener = TcpListener::bind(addr)
+        .map_err(|e| dbtoken::Error::io(format!("cannot listen on {addr} ({flag}): {e}")))?;
+    listener
+        .local_addr()
+        .and_then(|a| listener.set_nonblocking(true).map(|()| a))
+        .map(|a| (listener, a))
+        .map_err(|e| dbtoken::Error::io(format!("{flag} {addr}: {e}")))
+}
+
+pub fn run(args: &Args) -> Result<Result<(), dbtoken::Error>, i32> {
     if !args.path.starts_with('/') {
         return Ok(Err(dbtoken::Error::config(format!(
             "--path must start with '/', got '{}'",
             args.path
+        ))));
+    }
+    if HEALTH_PATHS.contains(&args.path.as_str()) {
+        return Ok(Err(dbtoken::Error::config(format!(
+            "--path {} is taken by the health endpoints ({}); choose another",
+            args.path,
+            HEALTH_PATHS.join(", ")
         ))));
     }
     let wake = match Wake::new() {
@@ -86,21 +128,9 @@ pub fn run(args: &Args) -> Result<Result<(), dbtoken::Error>, i32> {
         );
         Ok(Ok(()))
     };
-    let listener = match TcpListener::bind(args.listen) {
+    let (listener, addr) = match bind(args.listen, args.allow_remote, "--listen", "the token") {
         Ok(l) => l,
-        Err(e) => {
-            return Ok(Err(dbtoken::Error::io(format!(
-                "cannot listen on {}: {e}",
-                args.listen
-            ))));
-        }
-    };
-    let addr = match listener
-        .local_addr()
-        .and_then(|a| listener.set_nonblocking(true).map(|()| a))
-    {
-        Ok(a) => a,
-        Err(e) => return Ok(Err(dbtoken::Error::io(e.to_string()))),
+        Err(e) => return Ok(Err(e)),
     };
     let profile = args.profile.clone();
     let client = match shutdown.run(move || super::client(profile.as_deref())) {
@@ -108,6 +138,13 @@ pub fn run(args: &Args) -> Result<Result<(), dbtoken::Error>, i32> {
         Ok(Err(e)) => return Ok(Err(e)),
         Err(sig) => return stopped(sig, 0),
     };
+    let health = Arc::new(Health::serve(client.clone()));
+    if let Some(a) = args.health_listen {
+        // Before the warm-up, so probes get answers while the first token is on its way.
+        if let Err(e) = super::health::listen(a, args.allow_remote, health.clone(), &shutdown) {
+            return Ok(Err(e));
+        }
+    }
     // Warm the cache so the first SDK request is answered at once; failure is only logged.
     let warm = client.clone();
     match shutdown.run(move || warm.token()) {
@@ -134,27 +171,73 @@ pub fn run(args: &Args) -> Result<Result<(), dbtoken::Error>, i32> {
         args.path,
         args.workers
     );
-    let (jobs, done) = start_workers(client, args.workers.clamp(1, MAX_WORKERS), wake.clone());
-    let mut ev = EventLoop {
+    let server = Server {
         listener,
         wake,
-        jobs,
-        done,
-        conns: HashMap::new(),
-        next_id: 0,
-        fresh: None,
-        cap,
-        served: 0,
-        policy_path: args.path.clone(),
+        endpoints: health,
+        workers: args.workers,
+        token_path: args.path.clone(),
         host,
-        any_host_header: args.allow_remote,
+        any_host_header: any_host_header(args.allow_remote, addr),
     };
-    let sig = ev.run(&shutdown);
-    stopped(sig, ev.served)
+    let (sig, served) = server.run(&shutdown, cap);
+    stopped(sig, served)
+}
+
+/// Whether a listener accepts any `Host` header: only one that `--allow-non-loopback` let bind
+/// beyond loopback. A listener on loopback always wants a loopback `Host` (DNS rebinding), even
+/// when the flag was given for the other listener (`--health-listen 0.0.0.0:…` for kubelet).
+pub(super) fn any_host_header(allow_remote: bool, bound: SocketAddr) -> bool {
+    allow_remote && !bound.ip().is_loopback()
+}
+
+/// A listener and what it answers, run by the event loop.
+pub(super) struct Server {
+    pub listener: TcpListener,
+    /// Wakes the loop: workers' answers, and a signal if the shutdown hook writes to it.
+    pub wake: Arc<Wake>,
+    pub endpoints: Arc<dyn Endpoints>,
+    /// Threads for [`Endpoints::work`].
+    pub workers: usize,
+    /// The token's path; empty for none.
+    pub token_path: String,
+    /// The Databricks host `X-Databricks-Host` must name.
+    pub host: String,
+    /// Any `Host` header (see [`any_host_header`]).
+    pub any_host_header: bool,
+}
+
+impl Server {
+    /// Serve until `shutdown` reports a signal (checked at least once a second, at once if the
+    /// signal hook wakes [`Server::wake`]); returns it and the number of replies sent.
+    pub fn run(self, shutdown: &Shutdown, cap: usize) -> (i32, u64) {
+        let (jobs, done) = start_workers(
+            self.endpoints.clone(),
+            self.workers.clamp(1, MAX_WORKERS),
+            self.wake.clone(),
+        );
+        let mut ev = EventLoop {
+            listener: self.listener,
+            wake: self.wake,
+            endpoints: self.endpoints,
+            jobs,
+            done,
+            conns: HashMap::new(),
+            next_id: 0,
+            fresh: None,
+            cap,
+            served: 0,
+            policy_path: self.token_path,
+            host: self.host,
+            any_host_header: self.any_host_header,
+        };
+        let sig = ev.run(shutdown);
+        (sig, ev.served)
+    }
 }
 
 /// Raise the soft descriptor limit to the hard one (as servers do) and cap connections below it.
-fn connection_cap() -> usize {
+pub(super) fn connection_cap() -> usize {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -177,13 +260,13 @@ fn connection_cap() -> usize {
 }
 
 /// A non-blocking pipe that wakes the event loop (from a worker or the signal thread).
-struct Wake {
+pub(super) struct Wake {
     read: RawFd,
     write: RawFd,
 }
 
 impl Wake {
-    fn new() -> std::io::Result<Wake> {
+    pub fn new() -> std::io::Result<Wake> {
         let mut fds = [0 as libc::c_int; 2];
         // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
         if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } != 0 {
@@ -219,26 +302,45 @@ impl Drop for Wake {
     }
 }
 
-struct Reply {
-    status: u16,
-    body: String,
+pub(super) struct Reply {
+    pub status: u16,
+    pub body: String,
+    pub content_type: &'static str,
 }
 
-type Job = u64;
+impl Reply {
+    pub fn json(status: u16, body: String) -> Reply {
+        Reply {
+            status,
+            body,
+            content_type: "application/json",
+        }
+    }
+
+    pub fn text(status: u16, body: String) -> Reply {
+        Reply {
+            status,
+            body,
+            content_type: "text/plain; charset=utf-8",
+        }
+    }
+}
+
+type Job = (u64, Route);
 /// A worker's reply for a connection, and the token's `refresh_at` when it was a token.
 type Done = (u64, Reply, Option<Fresh>);
 
 /// A token reply the loop may send again until `until` (`None`: no expiry, a PAT). A
 /// monotonic instant, so a wall-clock jump cannot stretch it.
 #[derive(Clone)]
-struct Fresh {
+pub(super) struct Fresh {
     until: Option<Instant>,
     body: String,
 }
 
-/// `n` threads that answer token requests from the shared cache (the only step that may block).
+/// `n` threads that compute the replies that may block (the token, from the shared cache).
 fn start_workers(
-    client: dbtoken::Client,
+    endpoints: Arc<dyn Endpoints>,
     n: usize,
     wake: Arc<Wake>,
 ) -> (mpsc::Sender<Job>, mpsc::Receiver<Done>) {
@@ -246,8 +348,8 @@ fn start_workers(
     let (done_tx, done_rx) = mpsc::channel::<Done>();
     let job_rx = Arc::new(Mutex::new(job_rx));
     for _ in 0..n {
-        let (client, job_rx, done_tx, wake) = (
-            client.clone(),
+        let (endpoints, job_rx, done_tx, wake) = (
+            endpoints.clone(),
             job_rx.clone(),
             done_tx.clone(),
             wake.clone(),
@@ -255,8 +357,8 @@ fn start_workers(
         std::thread::spawn(move || {
             loop {
                 let job = job_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
-                let Ok(id) = job else { return };
-                let (reply, fresh) = token_reply(&client);
+                let Ok((id, route)) = job else { return };
+                let (reply, fresh) = endpoints.work(route);
                 if done_tx.send((id, reply, fresh)).is_err() {
                     return;
                 }
@@ -267,7 +369,7 @@ fn start_workers(
     (job_tx, done_rx)
 }
 
-fn token_reply(client: &dbtoken::Client) -> (Reply, Option<Fresh>) {
+pub(super) fn token_reply(client: &dbtoken::Client) -> (Reply, Option<Fresh>) {
     let before = client.stats();
     let reply = match client.token() {
         Ok(t) => {
@@ -283,7 +385,7 @@ fn token_reply(client: &dbtoken::Client) -> (Reply, Option<Fresh>) {
                 }),
                 body: body.clone(),
             };
-            (Reply { status: 200, body }, Some(fresh))
+            (Reply::json(200, body), Some(fresh))
         }
         Err(e) => {
             log_warn!("{e}");
@@ -330,17 +432,18 @@ fn json_error(r: &Refusal) -> Reply {
         "error_description".into(),
         miniserde::json::Value::String(r.message.clone()),
     );
-    Reply {
-        status: r.status,
-        body: miniserde::json::to_string(&miniserde::json::Value::Object(o)),
-    }
+    Reply::json(
+        r.status,
+        miniserde::json::to_string(&miniserde::json::Value::Object(o)),
+    )
 }
 
 fn encode(reply: &Reply, keep_alive: bool) -> Vec<u8> {
     let mut out = format!(
-        "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: {}\r\n\r\n",
+        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: {}\r\n\r\n",
         reply.status,
         reason(reply.status),
+        reply.content_type,
         reply.body.len(),
         if keep_alive { "keep-alive" } else { "close" }
     )
@@ -378,6 +481,7 @@ struct Conn {
 struct EventLoop {
     listener: TcpListener,
     wake: Arc<Wake>,
+    endpoints: Arc<dyn Endpoints>,
     jobs: mpsc::Sender<Job>,
     done: mpsc::Receiver<Done>,
     conns: HashMap<u64, Conn>,
@@ -576,17 +680,19 @@ impl EventLoop {
             } => {
                 c.buf.drain(..len.min(c.buf.len()));
                 match action {
-                    Ok(Route::Token) => {
+                    Ok(route) => {
                         let now = Instant::now();
-                        if let Some(f) = &self.fresh {
+                        if let (Route::Token, Some(f)) = (route, &self.fresh) {
                             if f.until.is_none_or(|u| now < u) {
-                                let body = f.body.clone();
-                                let reply = Reply { status: 200, body };
+                                let reply = Reply::json(200, f.body.clone());
                                 return self.reply(id, c, reply, keep_alive);
                             }
                         }
+                        if let Some(reply) = self.endpoints.now(route) {
+                            return self.reply(id, c, reply, keep_alive);
+                        }
                         c.state = State::Working { keep_alive };
-                        if self.jobs.send(id).is_err() {
+                        if self.jobs.send((id, route)).is_err() {
                             return Next::Close;
                         }
                         Next::Keep
@@ -617,6 +723,7 @@ impl EventLoop {
 
     fn reply(&mut self, id: u64, c: &mut Conn, reply: Reply, keep_alive: bool) -> Next {
         self.served += 1;
+        self.endpoints.sent(reply.status);
         c.state = State::Writing {
             out: encode(&reply, keep_alive),
             pos: 0,

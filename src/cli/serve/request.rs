@@ -14,7 +14,8 @@ const MAX_HEADERS: usize = 32;
 
 /// What the server accepts.
 pub struct Policy<'a> {
-    /// The path of the token (`--path`).
+    /// The path of the token (`--path`); empty for a listener without one (`write`'s health
+    /// listener).
     pub token_path: &'a str,
     /// The Databricks host served; `X-Databricks-Host` must name it.
     pub host: &'a str,
@@ -28,7 +29,16 @@ pub struct Policy<'a> {
 pub enum Route {
     /// The metadata-service token.
     Token,
+    /// `/healthz`: the process answers.
+    Healthz,
+    /// `/readyz`: a fresh token is at hand.
+    Readyz,
+    /// `/metrics`: Prometheus text exposition.
+    Metrics,
 }
+
+/// The paths of the health endpoints (no metadata headers; never token material).
+pub const HEALTH_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
 
 /// A reply that is not the endpoint's answer: a status and a description for the client.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,10 +114,15 @@ pub fn parse(buf: &[u8], policy: &Policy<'_>) -> Head {
 
 /// The one map from path to endpoint.
 pub fn route(path: &str, policy: &Policy<'_>) -> Option<Route> {
-    if path == policy.token_path {
+    if !policy.token_path.is_empty() && path == policy.token_path {
         return Some(Route::Token);
     }
-    None
+    match path {
+        "/healthz" => Some(Route::Healthz),
+        "/readyz" => Some(Route::Readyz),
+        "/metrics" => Some(Route::Metrics),
+        _ => None,
+    }
 }
 
 fn check<'h>(
@@ -134,7 +149,11 @@ fn check<'h>(
     let Some(route) = route(path, policy) else {
         return Err(refuse(
             404,
-            format!("the token is served at {}", policy.token_path),
+            if policy.token_path.is_empty() {
+                "this server answers /healthz, /readyz and /metrics".to_string()
+            } else {
+                format!("the token is served at {}", policy.token_path)
+            },
         ));
     };
     if req.method != Some("GET") {
@@ -168,6 +187,7 @@ fn check<'h>(
                 None => Err(refuse(400, "missing X-Databricks-Host header")),
             }
         }
+        Route::Healthz | Route::Readyz | Route::Metrics => Ok(route),
     }
 }
 
@@ -245,10 +265,7 @@ mod tests {
 
     fn status(h: Head) -> u16 {
         match h {
-            Head::Complete {
-                action: Ok(Route::Token),
-                ..
-            } => 200,
+            Head::Complete { action: Ok(_), .. } => 200,
             Head::Complete { action: Err(r), .. } | Head::Invalid(r) => r.status,
             Head::Partial => 0,
         }
@@ -346,5 +363,40 @@ mod tests {
         assert_eq!(status(parse(v2.as_bytes(), &p)), 400);
         let evil = full.replace(HOST, "https://evil.example");
         assert_eq!(status(parse(evil.as_bytes(), &p)), 403);
+    }
+
+    #[test]
+    fn health_paths_need_no_metadata_headers_but_a_loopback_host() {
+        let action = |raw: &str, p: &Policy<'_>| match parse(raw.as_bytes(), p) {
+            Head::Complete { action, .. } => action.map_err(|r| r.status),
+            h => panic!("{h:?}"),
+        };
+        for (path, want) in [
+            ("/healthz", Route::Healthz),
+            ("/readyz?verbose", Route::Readyz),
+            ("/metrics", Route::Metrics),
+        ] {
+            let raw = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:9\r\n\r\n");
+            assert_eq!(action(&raw, &policy(false)), Ok(want), "{path}");
+            let evil = raw.replace("127.0.0.1:9", "evil.example");
+            assert_eq!(action(&evil, &policy(false)), Err(403), "{path}");
+            let post = raw.replacen("GET", "POST", 1);
+            assert_eq!(action(&post, &policy(false)), Err(405), "{path}");
+        }
+        // Without a token path (write's health listener) no path reaches the token.
+        let none = Policy {
+            token_path: "",
+            ..policy(false)
+        };
+        let tok = req("127.0.0.1", "");
+        assert_eq!(action(&tok, &none), Err(404));
+        let empty = "GET  HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+        assert!(!matches!(
+            parse(empty.as_bytes(), &none),
+            Head::Complete {
+                action: Ok(Route::Token),
+                ..
+            }
+        ));
     }
 }
