@@ -26,6 +26,12 @@ impl Shutdown {
     /// Block SIGTERM and SIGINT in this thread (and so in threads it starts later) and start
     /// the thread that waits for them. Call before starting other threads.
     pub fn install(on_signal: impl Fn() + Send + 'static) -> Shutdown {
+        Shutdown::install_dyn(Box::new(on_signal))
+    }
+
+    // One copy of the thread start for every hook (a generic body would be duplicated per
+    // closure type in the size-budgeted static binary).
+    fn install_dyn(on_signal: Box<dyn Fn() + Send>) -> Shutdown {
         let state = Arc::new((Mutex::new(None), Condvar::new()));
         // SAFETY: plain libc calls on a local, initialised sigset_t.
         let set = unsafe {
@@ -71,16 +77,30 @@ impl Shutdown {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, i32> {
+        let slot = Arc::new(Mutex::new(None));
+        let filled = slot.clone();
+        self.run_dyn(Box::new(move || {
+            let v = work();
+            *filled.lock().unwrap_or_else(|p| p.into_inner()) = Some(v);
+        }))?;
+        // `run_dyn` returned Ok: the work finished and stored its result.
+        let v = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+        v.ok_or(libc::SIGABRT)
+    }
+
+    // The thread and the wait, once for every `T` and closure type (see `install_dyn`).
+    fn run_dyn(&self, work: Box<dyn FnOnce() + Send>) -> Result<(), i32> {
         if let Some(sig) = self.signal() {
             return Err(sig);
         }
         let (tx, rx) = mpsc::sync_channel(1);
         std::thread::spawn(move || {
-            let _ = tx.send(work());
+            work();
+            let _ = tx.send(());
         });
         loop {
             match rx.recv_timeout(CHECK) {
-                Ok(v) => return Ok(v),
+                Ok(()) => return Ok(()),
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     if let Some(sig) = self.signal() {
                         return Err(sig);
