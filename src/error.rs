@@ -59,9 +59,16 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error::plain(kind, message.into())
+    }
+
+    // One out-of-line copy for the ~50 call sites (each would otherwise build the whole
+    // struct inline, which costs the size-budgeted static binary).
+    #[inline(never)]
+    fn plain(kind: ErrorKind, message: String) -> Error {
         Error {
             kind,
-            message: message.into(),
+            message,
             status: None,
             server_error: None,
             server_description: None,

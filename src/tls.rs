@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use rustls::SignatureScheme;
-use rustls::crypto::ring::{cipher_suite as cs, kx_group, sign};
+use rustls::crypto::ring::{cipher_suite as cs, kx_group};
 use rustls::crypto::{
     CryptoProvider, GetRandomFailed, KeyProvider, SecureRandom, WebPkiSupportedAlgorithms,
 };
@@ -90,7 +90,7 @@ static SIGNATURE_ALGORITHMS: WebPkiSupportedAlgorithms = WebPkiSupportedAlgorith
     ],
 };
 
-/// Randomness and key loading through ring, as rustls' own ring provider does.
+/// Randomness through ring, as rustls' own ring provider does; no key loading (below).
 #[derive(Debug)]
 struct Ring;
 
@@ -103,12 +103,18 @@ impl SecureRandom for Ring {
     }
 }
 
+/// No private keys: dbtoken never presents a TLS client certificate (nothing sets ureq's
+/// `client_cert`), so rustls never asks for one. Loading keys as rustls' ring provider does
+/// (`sign::any_supported_type`) would link ring's RSA, ECDSA and Ed25519 signing code, ~20 KB
+/// of the static binary's budget, for no caller.
 impl KeyProvider for Ring {
     fn load_private_key(
         &self,
-        key_der: PrivateKeyDer<'static>,
+        _key_der: PrivateKeyDer<'static>,
     ) -> Result<Arc<dyn rustls::sign::SigningKey>, rustls::Error> {
-        sign::any_supported_type(&key_der)
+        Err(rustls::Error::General(
+            "dbtoken does not use TLS client certificates".into(),
+        ))
     }
 }
 
@@ -143,5 +149,12 @@ mod tests {
         let mut buf = [0u8; 32];
         ours.secure_random.fill(&mut buf).unwrap();
         assert_ne!(buf, [0u8; 32]);
+    }
+
+    #[test]
+    fn refuses_private_keys_with_a_reason() {
+        let key = PrivateKeyDer::Pkcs8(vec![0x30, 0x00].into());
+        let e = provider().key_provider.load_private_key(key).err().unwrap();
+        assert!(e.to_string().contains("client certificates"), "{e}");
     }
 }

@@ -181,30 +181,50 @@ enum Command {
     Doctor(doctor::Args),
 }
 
+// The parser's steps as plain functions, so each subcommand's loop calls one copy of them
+// (closures and error conversions at every call site cost the static binary its budget).
+fn next(p: &mut lexopt::Parser) -> Result<Option<lexopt::Arg<'_>>, String> {
+    p.next().map_err(|e| e.to_string())
+}
+
+fn os_value(p: &mut lexopt::Parser) -> Result<OsString, String> {
+    p.value().map_err(|e| e.to_string())
+}
+
+/// An option's value as UTF-8; `what` names the option in the error.
+fn value(p: &mut lexopt::Parser, what: &str) -> Result<String, String> {
+    utf8(os_value(p)?, what)
+}
+
+fn utf8(v: OsString, what: &str) -> Result<String, String> {
+    v.into_string().map_err(|_| format!("{what} is not UTF-8"))
+}
+
+#[inline(never)]
+fn unexpected(arg: lexopt::Arg<'_>) -> String {
+    arg.unexpected().to_string()
+}
+
 fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
     use lexopt::prelude::*;
     let mut p = lexopt::Parser::from_args(args);
-    let string =
-        |v: OsString, what: &str| v.into_string().map_err(|_| format!("{what} is not UTF-8"));
-    let sub = match p.next().map_err(|e| e.to_string())? {
+    let sub = match next(&mut p)? {
         None => return Err("missing command".into()),
         Some(Short('h') | Long("help")) => return Ok(Command::Help(USAGE)),
         Some(Short('V') | Long("version")) => return Ok(Command::Version),
-        Some(Value(v)) => string(v, "command")?,
-        Some(other) => return Err(other.unexpected().to_string()),
+        Some(Value(v)) => utf8(v, "command")?,
+        Some(other) => return Err(unexpected(other)),
     };
     let mut profile = None;
     match sub.as_str() {
         "token" => {
             let mut json = false;
-            while let Some(arg) = p.next().map_err(|e| e.to_string())? {
+            while let Some(arg) = next(&mut p)? {
                 match arg {
                     Long("json") => json = true,
-                    Long("profile") => {
-                        profile = Some(string(p.value().map_err(|e| e.to_string())?, "--profile")?)
-                    }
+                    Long("profile") => profile = Some(value(&mut p, "--profile")?),
                     Short('h') | Long("help") => return Ok(Command::Help(TOKEN_HELP)),
-                    other => return Err(other.unexpected().to_string()),
+                    other => return Err(unexpected(other)),
                 }
             }
             Ok(Command::Token { json, profile })
@@ -212,24 +232,18 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
         "write" => {
             let (mut out, mut format, mut mode, mut watch) = (None, Format::Raw, 0o600, false);
             let (mut health_listen, mut allow_remote) = (None, false);
-            while let Some(arg) = p.next().map_err(|e| e.to_string())? {
+            while let Some(arg) = next(&mut p)? {
                 match arg {
-                    Long("out") => {
-                        out = Some(std::path::PathBuf::from(
-                            p.value().map_err(|e| e.to_string())?,
-                        ))
-                    }
+                    Long("out") => out = Some(std::path::PathBuf::from(os_value(&mut p)?)),
                     Long("format") => {
-                        format = match string(p.value().map_err(|e| e.to_string())?, "--format")?
-                            .as_str()
-                        {
+                        format = match value(&mut p, "--format")?.as_str() {
                             "raw" => Format::Raw,
                             "json" => Format::Json,
                             f => return Err(format!("--format must be raw or json, not '{f}'")),
                         }
                     }
                     Long("mode") => {
-                        let m = string(p.value().map_err(|e| e.to_string())?, "--mode")?;
+                        let m = value(&mut p, "--mode")?;
                         mode = u32::from_str_radix(&m, 8)
                             .ok()
                             .filter(|m| *m <= 0o777)
@@ -239,17 +253,12 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
                     }
                     Long("watch") => watch = true,
                     Long("health-listen") => {
-                        health_listen = Some(health_addr(string(
-                            p.value().map_err(|e| e.to_string())?,
-                            "--health-listen",
-                        )?)?)
+                        health_listen = Some(health_addr(value(&mut p, "--health-listen")?)?)
                     }
                     Long("allow-non-loopback") => allow_remote = true,
-                    Long("profile") => {
-                        profile = Some(string(p.value().map_err(|e| e.to_string())?, "--profile")?)
-                    }
+                    Long("profile") => profile = Some(value(&mut p, "--profile")?),
                     Short('h') | Long("help") => return Ok(Command::Help(WRITE_HELP)),
-                    other => return Err(other.unexpected().to_string()),
+                    other => return Err(unexpected(other)),
                 }
             }
             let out = out.ok_or("write needs --out PATH")?;
@@ -275,27 +284,22 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
                 profile: None,
                 health_listen: None,
             };
-            while let Some(arg) = p.next().map_err(|e| e.to_string())? {
+            while let Some(arg) = next(&mut p)? {
                 match arg {
                     Long("listen") => {
-                        let v = string(p.value().map_err(|e| e.to_string())?, "--listen")?;
+                        let v = value(&mut p, "--listen")?;
                         a.listen = v.parse().map_err(|_| {
                             format!(
                                 "--listen must be ADDRESS:PORT such as 127.0.0.1:8321, not '{v}'"
                             )
                         })?;
                     }
-                    Long("path") => {
-                        a.path = string(p.value().map_err(|e| e.to_string())?, "--path")?
-                    }
+                    Long("path") => a.path = value(&mut p, "--path")?,
                     Long("health-listen") => {
-                        a.health_listen = Some(health_addr(string(
-                            p.value().map_err(|e| e.to_string())?,
-                            "--health-listen",
-                        )?)?)
+                        a.health_listen = Some(health_addr(value(&mut p, "--health-listen")?)?)
                     }
                     Long("workers") => {
-                        let v = string(p.value().map_err(|e| e.to_string())?, "--workers")?;
+                        let v = value(&mut p, "--workers")?;
                         a.workers = v
                             .parse()
                             .ok()
@@ -305,22 +309,19 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
                             })?;
                     }
                     Long("allow-non-loopback") => a.allow_remote = true,
-                    Long("profile") => {
-                        a.profile =
-                            Some(string(p.value().map_err(|e| e.to_string())?, "--profile")?)
-                    }
+                    Long("profile") => a.profile = Some(value(&mut p, "--profile")?),
                     Short('h') | Long("help") => return Ok(Command::Help(SERVE_HELP)),
-                    other => return Err(other.unexpected().to_string()),
+                    other => return Err(unexpected(other)),
                 }
             }
             Ok(Command::Serve(a))
         }
         "exec" => {
             let mut cmd = Vec::new();
-            while let Some(arg) = p.next().map_err(|e| e.to_string())? {
+            while let Some(arg) = next(&mut p)? {
                 match arg {
                     Long("profile") if cmd.is_empty() => {
-                        profile = Some(string(p.value().map_err(|e| e.to_string())?, "--profile")?)
+                        profile = Some(value(&mut p, "--profile")?)
                     }
                     Short('h') | Long("help") if cmd.is_empty() => {
                         return Ok(Command::Help(EXEC_HELP));
@@ -329,7 +330,7 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
                         cmd.push(v);
                         cmd.extend(p.raw_args().map_err(|e| e.to_string())?);
                     }
-                    other => return Err(other.unexpected().to_string()),
+                    other => return Err(unexpected(other)),
                 }
             }
             if cmd.is_empty() {
@@ -343,16 +344,13 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
                 profile: None,
                 policy: None,
             };
-            while let Some(arg) = p.next().map_err(|e| e.to_string())? {
+            while let Some(arg) = next(&mut p)? {
                 match arg {
                     Long("json") => a.json = true,
-                    Long("policy") => a.policy = Some(p.value().map_err(|e| e.to_string())?.into()),
-                    Long("profile") => {
-                        a.profile =
-                            Some(string(p.value().map_err(|e| e.to_string())?, "--profile")?)
-                    }
+                    Long("policy") => a.policy = Some(os_value(&mut p)?.into()),
+                    Long("profile") => a.profile = Some(value(&mut p, "--profile")?),
                     Short('h') | Long("help") => return Ok(Command::Help(DOCTOR_HELP)),
-                    other => return Err(other.unexpected().to_string()),
+                    other => return Err(unexpected(other)),
                 }
             }
             Ok(Command::Doctor(a))

@@ -138,18 +138,21 @@ pub(crate) fn lifetime(v: Option<&Value>) -> std::result::Result<Duration, (Dura
     if secs.is_nan() {
         return Err((DEFAULT_TTL, "is not a number".to_string()));
     }
+    // Shown in whole seconds (`as` truncates and saturates): formatting floats would cost
+    // the static binary 16 KB of its size budget.
+    let whole = secs as i64;
     if secs < MIN_TTL.as_secs_f64() {
         let why = if secs <= 0.0 {
-            format!("is {secs} (the token would be expired already)")
+            format!("is {whole} s (the token would be expired already)")
         } else {
-            format!("is {secs}, under {} s", MIN_TTL.as_secs())
+            format!("is under {} s", MIN_TTL.as_secs())
         };
         return Err((MIN_TTL, why));
     }
     if secs > MAX_TTL.as_secs_f64() {
         return Err((
             MAX_TTL,
-            format!("is {secs:e} s, over {} h", MAX_TTL.as_secs() / 3600),
+            format!("is at least {whole} s, over {} h", MAX_TTL.as_secs() / 3600),
         ));
     }
     // In range, so `from_secs_f64` cannot panic; whole seconds, as the SDKs count them.
@@ -265,6 +268,10 @@ mod tests {
         assert!(why.contains("expired already"), "{why}");
         let (_, why) = lifetime(Some(&Value::Number(Number::F64(1e300)))).unwrap_err();
         assert!(why.contains("over 24 h"), "{why}");
+        let (_, why) = lifetime(Some(&Value::Number(Number::F64(90000.5)))).unwrap_err();
+        assert_eq!(why, "is at least 90000 s, over 24 h");
+        let (_, why) = lifetime(Some(&Value::Number(Number::F64(0.25)))).unwrap_err();
+        assert_eq!(why, "is under 1 s");
     }
 
     #[test]
