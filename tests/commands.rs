@@ -1,6 +1,7 @@
 //! The CLI's write, serve, exec and doctor subcommands, run as processes against the mock.
 
 mod common;
+use common::cli::{dbtoken as cmd, stop, wait_exit};
 use common::*;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -9,18 +10,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn cmd(m: &MockServer, jwt: &std::path::Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_dbtoken"));
-    c.env_clear()
-        .env("HOME", temp_dir("cmd-home"))
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("DATABRICKS_HOST", m.url())
-        .env("SSL_CERT_FILE", m.ca_path())
-        .env("DATABRICKS_OIDC_TOKEN_FILEPATH", jwt)
-        .env("DATABRICKS_CLIENT_ID", mock::SP_CLIENT_ID);
-    c
-}
-
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -28,32 +17,6 @@ fn stderr(o: &Output) -> String {
 fn sigterm(child: &Child) {
     // SAFETY: sending a signal to our own child process.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-}
-
-/// SIGTERM the child, require a clean exit within 2 s, and return what it logged.
-fn stop(child: &mut Child) -> String {
-    sigterm(child);
-    assert_eq!(wait_exit(child, Duration::from_secs(2)), Some(0));
-    let mut log = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
-    log
-}
-
-fn wait_exit(child: &mut Child, within: Duration) -> Option<i32> {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    None
 }
 
 #[test]

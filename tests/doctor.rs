@@ -14,16 +14,8 @@ use mock::Alg;
 use serde_json::{Value, json};
 
 fn doctor(m: &MockServer, jwt: &Path, extra: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_dbtoken"));
-    c.env_clear()
-        .env("HOME", temp_dir("doctor-home"))
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("DATABRICKS_HOST", m.url())
-        .env("SSL_CERT_FILE", m.ca_path())
-        .env("DATABRICKS_OIDC_TOKEN_FILEPATH", jwt)
-        .env("DATABRICKS_CLIENT_ID", mock::SP_CLIENT_ID)
-        .arg("doctor")
-        .args(extra);
+    let mut c = common::cli::dbtoken(m, jwt);
+    c.arg("doctor").args(extra);
     c
 }
 
