@@ -67,7 +67,8 @@ pub fn oauth_metadata(body: &str) -> Option<String> {
 /// What a `/.well-known/databricks-config` document says: the account id (`account_id` wins
 /// over the document's) and the OAuth metadata URL its `oidc_endpoint` points to.
 pub fn databricks_config(body: &str, account_id: Option<&str>) -> (Option<String>, Option<String>) {
-    discovery::read_databricks_config(body, account_id.map(str::to_string))
+    let read = discovery::read_databricks_config(body, account_id.map(str::to_string));
+    (read.account_id, read.oauth_metadata)
 }
 
 /// Inputs that crashed a fuzz target, replayed in the ordinary test suite.

@@ -95,21 +95,15 @@ impl Discovery {
         match http.get(&well_known, deadline) {
             Ok(reply) if reply.status == 200 => {
                 answered = true;
-                if let Ok(Value::Object(o)) = miniserde::json::from_str::<Value>(&reply.body) {
-                    if let Some(Value::Array(a)) = o.get("token_federation_default_oidc_audiences")
-                    {
-                        if let Some(Value::String(first)) = a.first() {
-                            *self
-                                .default_audience
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner()) =
-                                Some(first.clone()).filter(|s| !s.is_empty());
-                        }
-                    }
+                let read = read_databricks_config(&reply.body, account_id);
+                account_id = read.account_id;
+                if let Some(aud) = read.default_audience {
+                    *self
+                        .default_audience
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner()) = Some(aud);
                 }
-                let doc;
-                (account_id, doc) = read_databricks_config(&reply.body, account_id);
-                if let Some(doc) = doc {
+                if let Some(doc) = read.oauth_metadata {
                     if let Some(t) = token_endpoint_from(http, deadline, &doc, &mut answered) {
                         return Ok((found(t, format!("{well_known} → {doc}")), true));
                     }
@@ -183,20 +177,30 @@ pub fn databricks_account_id(cfg: &crate::config::Resolved, host: &str) -> Resul
     if reply.status != 200 {
         return Ok(None);
     }
-    Ok(read_databricks_config(&reply.body, None).0)
+    Ok(read_databricks_config(&reply.body, None).account_id)
 }
 
-/// Read a `/.well-known/databricks-config` document: the account id (a configured one wins)
-/// and the OAuth metadata URL under its `oidc_endpoint`, `{account_id}` substituted.
-pub(crate) fn read_databricks_config(
-    body: &str,
-    account_id: Option<String>,
-) -> (Option<String>, Option<String>) {
+/// What a `/.well-known/databricks-config` document says, read once.
+pub(crate) struct DatabricksConfig {
+    /// The account id (a configured one wins over the document's).
+    pub account_id: Option<String>,
+    /// The OAuth metadata URL under its `oidc_endpoint`, `{account_id}` substituted.
+    pub oauth_metadata: Option<String>,
+    /// The first of `token_federation_default_oidc_audiences`, if not empty.
+    pub default_audience: Option<String>,
+}
+
+/// Read a `/.well-known/databricks-config` document.
+pub(crate) fn read_databricks_config(body: &str, account_id: Option<String>) -> DatabricksConfig {
     let Ok(Value::Object(o)) = miniserde::json::from_str::<Value>(body) else {
-        return (account_id, None);
+        return DatabricksConfig {
+            account_id,
+            oauth_metadata: None,
+            default_audience: None,
+        };
     };
     let account_id = account_id.or_else(|| string(&o, "account_id"));
-    let doc = string(&o, "oidc_endpoint").and_then(|oidc| {
+    let oauth_metadata = string(&o, "oidc_endpoint").and_then(|oidc| {
         let oidc = match &account_id {
             Some(id) => oidc.replace("{account_id}", id),
             None => oidc,
@@ -208,5 +212,16 @@ pub(crate) fn read_databricks_config(
             )
         })
     });
-    (account_id, doc)
+    let default_audience = match o.get("token_federation_default_oidc_audiences") {
+        Some(Value::Array(a)) => match a.first() {
+            Some(Value::String(first)) if !first.is_empty() => Some(first.clone()),
+            _ => None,
+        },
+        _ => None,
+    };
+    DatabricksConfig {
+        account_id,
+        oauth_metadata,
+        default_audience,
+    }
 }
