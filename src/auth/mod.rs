@@ -1,8 +1,8 @@
 //! Auth types, each described once: a [`Kind`] in its own file under `src/auth/` holds the
 //! name, the configuration it needs, how it judges whether it applies and how it obtains a
 //! token (its [`Flow`]). The chooser, `doctor`'s verdicts, `exec`'s variable scrubbing and the
-//! README's auth type table are all derived from [`KINDS`]; adding a type is its own file, one
-//! line in `KINDS` and its tests.
+//! docs' auth type table (docs/src/reference/auth-types.md) are all derived from [`KINDS`];
+//! adding a type is its own file, one line in `KINDS` and its tests.
 //!
 //! Choosing works like the SDKs' unified auth, with errors that say exactly which variable each
 //! type lacked: with `auth_type` set, that type; otherwise every type is judged in the order of
@@ -451,7 +451,8 @@ pub(crate) fn auth_variables() -> Vec<&'static str> {
     vars
 }
 
-/// The README's auth type table, generated from [`KINDS`] (a test keeps README.md equal).
+/// The auth type table of docs/src/reference/auth-types.md, generated from [`KINDS`] (a test
+/// keeps that page equal).
 #[cfg(test)]
 fn readme_table() -> String {
     let named = |keys: &[Key]| -> Vec<String> {
@@ -488,12 +489,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn readme_lists_every_auth_type_as_generated() {
-        let readme = include_str!("../../README.md");
+    fn docs_list_every_auth_type_as_generated() {
+        let readme = include_str!("../../docs/src/reference/auth-types.md");
         let table = readme_table();
         assert!(
             readme.contains(&table),
-            "README.md's auth type table differs from the descriptors; replace it with:\n\n{table}"
+            "docs/src/reference/auth-types.md's auth type table differs from the descriptors; replace it with:\n\n{table}"
         );
     }
 
