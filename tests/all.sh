@@ -68,4 +68,7 @@ bash tests/release.sh
 echo "== reproducible static binary from two checkouts"
 bash tests/reproducible.sh
 
+echo "== the docs site: mdbook build, snippets run against the mock, YAML, links, a Chromium screenshot"
+bash tests/docs.sh
+
 echo "all: 12 passed, 0 failed"
