@@ -19,6 +19,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ -n "$out" ] || { echo "build-native.sh: --out DIR is required" >&2; exit 2; }
+given=$staticlib
 if [ -z "$staticlib" ]; then
     (cd "$root" && cargo build --quiet --release --lib -p dbtoken)
     staticlib="$root/target/release/libdbtoken.a"
@@ -27,8 +28,13 @@ fi
 # shellcheck source=scripts/dist/common.sh
 source "$root/scripts/dist/common.sh" # strip_tool
 strip=$(strip_tool "$arch")
-if [ "$arch" = "$(uname -m)" ]; then cc=${CC:-cc}; else cc=$arch-linux-gnu-gcc; fi
-command -v "$cc" >/dev/null || { echo "build-native.sh: no C compiler '$cc' for $arch" >&2; exit 1; }
+# A release archive (--staticlib, from scripts/dist/common.sh, linked by zig at the glibc
+# floor): zig cc against glibc $GLIBC_FLOOR's symbol versions too. A local build: this cc.
+if [ -n "$given" ]; then
+    cc=(zig_cc -target "$arch-linux-gnu.$GLIBC_FLOOR")
+else
+    cc=("${CC:-cc}")
+fi
 java_home=${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")}
 [ -f "$java_home/include/jni.h" ] || { echo "build-native.sh: no jni.h under JAVA_HOME=$java_home (a JDK is needed)" >&2; exit 1; }
 dir="$out/META-INF/native/linux-$arch"
@@ -36,11 +42,12 @@ mkdir -p "$dir"
 lib="$dir/libdbtoken_jni.so"
 # The version script keeps every symbol but the JNI entry points local (libdbtoken.a's
 # dbtoken_* and Rust's own included), so two copies of dbtoken in one process cannot clash.
-"$cc" -std=c11 -Wall -Wextra -Werror -pedantic -O2 -fPIC -shared \
+# (zig's linker has no --exclude-libs; the version script alone makes them local.)
+"${cc[@]}" -std=c11 -Wall -Wextra -Werror -pedantic -O2 -fPIC -shared \
     -I"$java_home/include" -I"$java_home/include/linux" -I"$root/include" \
     -o "$lib" "$here/dbtoken/src/main/c/dbtoken_jni.c" "$staticlib" \
-    -Wl,--version-script="$here/dbtoken/src/main/c/jni.map" -Wl,--exclude-libs,ALL -Wl,-z,defs \
-    -Wl,--gc-sections -Wl,-O1 -lpthread -ldl -lm -lrt -lutil -lgcc_s -lc
+    -Wl,--version-script="$here/dbtoken/src/main/c/jni.map" -Wl,-z,defs \
+    -Wl,--gc-sections -lpthread -ldl -lm -lrt -lutil -lgcc_s -lc
 "$strip" --strip-all "$lib"
 others=$(nm -D --defined-only "$lib" | awk '{print $3}' | grep -v -E '^(Java_dev_dbtoken_|JNI_OnLoad$|JNI_OnUnload$)' || true)
 [ -z "$others" ] || { echo "build-native.sh: unexpected exports in $lib: $others" >&2; exit 1; }

@@ -91,6 +91,29 @@ for _arch in $(dist_arches); do
 done
 unset _arch
 
+# The glibc floor of every glibc artifact, and the pinned tools that link against it: zig (its
+# PyPI package) and cargo-zigbuild (its PyPI wheel, the same binary cargo install builds, in
+# seconds instead of minutes), in a venv cached per pinned version.
+GLIBC_FLOOR=2.17
+ZIG_VERSION=0.14.1
+CARGO_ZIGBUILD_VERSION=0.24.1
+DIST_TOOLS=${DIST_TOOLS:-$HOME/.cache/dbtoken-tools/zig-$ZIG_VERSION+cargo-zigbuild-$CARGO_ZIGBUILD_VERSION}
+dist_zig_tools() {
+    if [ ! -x "$DIST_TOOLS/bin/cargo-zigbuild" ] || ! "$DIST_TOOLS/bin/python" -c 'import ziglang' 2>/dev/null; then
+        rm -rf "$DIST_TOOLS"
+        python3 -m venv "$DIST_TOOLS" >&2
+        "$DIST_TOOLS/bin/pip" install --quiet --disable-pip-version-check \
+            "ziglang==$ZIG_VERSION" "cargo-zigbuild==$CARGO_ZIGBUILD_VERSION" >&2
+    fi
+    case ":$PATH:" in *":$DIST_TOOLS/bin:"*) ;; *) export PATH="$DIST_TOOLS/bin:$PATH" ;; esac
+}
+# zig cc for TARGET (x86_64-linux-gnu.2.17, aarch64-linux-musl, ...): for C built beside the
+# library (the JNI shim).
+zig_cc() {
+    dist_zig_tools
+    "$DIST_TOOLS/bin/python" -m ziglang cc "$@"
+}
+
 ensure_rust_target() {
     rustup target list --installed | grep -qx "$1" || rustup target add "$1" >/dev/null
 }
@@ -112,7 +135,14 @@ build_lib() {
     triple=$(rust_triple "$arch" "$libc")
     ensure_rust_target "$triple"
     if [ "$libc" = gnu ]; then
-        (cd "$DIST_ROOT" && cargo rustc --quiet --release --lib --target "$triple" \
+        # Linked by zig against glibc 2.17's symbol versions (cargo-zigbuild's TARGET.2.17):
+        # the floor of every glibc artifact (tests/dist/glibc-floor.sh checks it).
+        dist_zig_tools
+        local up low
+        up=$(echo "$triple" | tr 'a-z-' 'A-Z_')
+        low=${triple//-/_}
+        (unset "CARGO_TARGET_${up}_LINKER" "CC_${low}" "AR_${low}"
+            cd "$DIST_ROOT" && cargo-zigbuild rustc --quiet --release --lib --target "$triple.$GLIBC_FLOOR" \
             --crate-type staticlib,cdylib -- -C "link-arg=-Wl,-soname,libdbtoken.so.$SO_MAJOR") >&2
     else
         (cd "$DIST_ROOT" && cargo rustc --quiet --release --lib --target "$triple" --crate-type staticlib) >&2

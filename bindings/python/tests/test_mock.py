@@ -148,3 +148,88 @@ def mock_jwt_path():
     import os
 
     return os.environ["DATABRICKS_OIDC_TOKEN_FILEPATH"]
+
+
+def _token_in_forked_child(c, timeout=5.0):
+    """Fork; the child calls c.token() and reports over a pipe. Returns (seconds, report)."""
+    import os
+    import select
+
+    r, w = os.pipe()
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:  # the child: only os._exit leaves it
+        try:
+            t = c.token()
+            msg = f"ok {t.token_type} {len(t.access_token)} {c.stats().refreshes}"
+        except BaseException as e:  # noqa: BLE001 - reported to the parent
+            msg = f"error {type(e).__name__}: {e}"
+        os.write(w, msg.encode())
+        os._exit(0)
+    os.close(w)
+    try:
+        ready, _, _ = select.select([r], [], [], timeout)
+        if not ready:
+            os.kill(pid, 9)
+            return time.monotonic() - start, "timeout"
+        return time.monotonic() - start, os.read(r, 4096).decode()
+    finally:
+        os.close(r)
+        os.waitpid(pid, 0)
+
+
+def test_forked_child_gets_a_token_while_the_parent_is_mid_exchange(mock):
+    # The parent's first exchange takes 8 s; while a parent thread is inside it, holding the
+    # native client's refresh, the process forks. The child must not inherit that state: it
+    # gets its own token well within 5 s.
+    mock.fault(path=TOKEN_PATH, delay_ms=8000, times=1)
+    with dbtoken.Client() as c:
+        got = []
+        t = threading.Thread(target=lambda: got.append(c.token()))
+        t.start()
+        deadline = time.monotonic() + 5
+        while mock.requests(TOKEN_PATH) == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert mock.requests(TOKEN_PATH) == 1, "the parent's exchange did not start"
+        took, report = _token_in_forked_child(c)
+        assert report.startswith("ok Bearer "), report
+        assert report.endswith(" 1"), f"the child's client is not fresh: {report}"
+        assert took < 5, took
+        t.join(15)
+        assert got and got[0].access_token
+
+
+def test_forked_child_does_not_share_the_cached_token(mock):
+    with dbtoken.Client() as c:
+        c.token()
+        took, report = _token_in_forked_child(c)
+        assert report.startswith("ok Bearer "), report
+        assert report.endswith(" 1"), report  # the child made its own exchange
+        assert c.stats().refreshes == 1  # the parent's client is untouched
+    assert mock.requests(TOKEN_PATH) == 2
+
+
+def _worker_token(_):
+    t = _shared_client.token()
+    return t.token_type, len(t.access_token), _shared_client.stats().refreshes
+
+
+_shared_client = None
+
+
+def test_multiprocessing_fork_start_method(mock):
+    import multiprocessing
+
+    global _shared_client
+    with dbtoken.Client() as c:
+        _shared_client = c
+        c.token()
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(2) as pool:
+            results = pool.map(_worker_token, range(4), chunksize=1)
+        _shared_client = None
+    assert len(results) == 4
+    for token_type, n, refreshes in results:
+        assert token_type == "Bearer" and n > 0
+        assert refreshes == 1  # each worker's own client, one exchange per worker
+    assert 2 <= mock.requests(TOKEN_PATH) <= 3  # the parent, and each of the 2 workers

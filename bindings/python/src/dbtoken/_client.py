@@ -121,15 +121,36 @@ class Client:
     """
 
     def __init__(self, **config: ConfigValue) -> None:
-        handle = _new_handle(config)
-        self._handle: Optional[int] = handle
+        self._config = dict(config)
+        self._handle: Optional[int] = None
+        self._open(_new_handle(self._config))
         self._lock = threading.Lock()
         self._users = 0
         self._closing = False
+        # Set in a forked child: the parent's native client is left alone (its locks may be held
+        # by threads the child does not have) and a new one is made on first use.
+        self._forked = False
         # (token, refresh_at as a float of Unix seconds): replaced whole, read without a lock.
         self._cached: Optional[Tuple[Token, float]] = None
+        _live.add(self)
+
+    def _open(self, handle: int) -> None:
+        self._handle = handle
         self._free = weakref.finalize(self, lib.dbtoken_client_free, c_void_p(handle))
         self._free.atexit = False  # at exit, a daemon thread may still be inside a call
+
+    def _after_fork_in_child(self) -> None:
+        # Runs in the child only, single-threaded. Fresh Python state: a new lock (the parent's
+        # may have been held by one of its threads), no users, no cached token. The parent's
+        # native client is never used or freed here (a refresh in flight in the parent would
+        # never finish in the child): its memory copy is leaked, a new client is made lazily.
+        self._lock = threading.Lock()
+        self._users = 0
+        self._cached = None
+        if self._handle is not None and not self._closing:
+            self._free.detach()
+            self._handle = None
+            self._forked = True
 
     def token(self) -> Token:
         """The current token: from memory while fresh, otherwise from the library (which may
@@ -142,6 +163,9 @@ class Client:
 
     def _enter(self) -> int:
         with self._lock:
+            if self._forked:
+                self._open(_new_handle(self._config))
+                self._forked = False
             if self._handle is None or self._closing:
                 raise ValueError("dbtoken.Client is closed")
             self._users += 1
@@ -200,6 +224,7 @@ class Client:
         first (the last one frees it); later calls raise ``ValueError``."""
         with self._lock:
             self._cached = None
+            self._forked = False
             if self._handle is None or self._closing:
                 return
             if self._users:
@@ -210,7 +235,7 @@ class Client:
 
     @property
     def closed(self) -> bool:
-        return self._handle is None or self._closing
+        return (self._handle is None and not self._forked) or self._closing
 
     def __enter__(self) -> "Client":
         return self
@@ -220,6 +245,20 @@ class Client:
 
     def __repr__(self) -> str:
         return f"<dbtoken.Client {'closed' if self.closed else 'open'}>"
+
+
+# Every open Client, so a forked child can give each fresh state (os.fork(), multiprocessing's
+# fork start method, gunicorn --preload, Celery prefork). The fast path of token() is untouched.
+_live: "weakref.WeakSet[Client]" = weakref.WeakSet()
+
+
+def _reset_clients_in_child() -> None:
+    for client in list(_live):
+        client._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_clients_in_child)
 
 
 def version() -> str:
