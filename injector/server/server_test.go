@@ -14,7 +14,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
-		"os"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
