@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Builds (once) the pinned Kubernetes tools the injector tests need and links them into
-# target/tools/:  kube-apiserver (from the k8s.io/kubernetes module) and helm.
+# target/tools/: kube-apiserver and kubectl (from the k8s.io/kubernetes module), and helm.
 # Built binaries are cached in ~/.cache/dbtoken-tools/<tool>-<version>/ (override with
 # DBTOKEN_TOOLS_CACHE) so a fresh clone on a warm machine costs nothing; Go's own build cache
-# makes a rebuild after a cache wipe cheaper too. etcd comes from Debian (etcd-server),
-# kubectl from Debian (kubernetes-client); .ci/run installs both.
+# makes a rebuild after a cache wipe cheaper too. etcd comes from Debian (etcd-server; .ci/run
+# installs it). kubectl is built too: Debian's kubernetes-client is 1.20, older than native
+# sidecars and `kubectl create token`.
 # Usage: tests/k8s/tools.sh            prints nothing on success; binaries in target/tools/
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -18,7 +19,7 @@ export GOFLAGS=-mod=mod CGO_ENABLED=0 GOTOOLCHAIN=local
 
 build_apiserver() {
   local out=$CACHE/kube-apiserver-$KUBE_VERSION
-  if [ ! -x "$out/kube-apiserver" ]; then
+  if [ ! -x "$out/kube-apiserver" ] || [ ! -x "$out/kubectl" ]; then
     local b; b=$(mktemp -d)
     echo "tools.sh: building kube-apiserver $KUBE_VERSION (cached in $out)" >&2
     go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" >/dev/null
@@ -33,15 +34,18 @@ build_apiserver() {
         while read -r m; do echo "replace $m => $m $STAGING_VERSION"; done
     } >"$b/go.mod"
     echo 'package tools' >"$b/tools.go"
+    local ld="-X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1"
+    ld="$ld -X k8s.io/component-base/version.gitMinor=$(echo "$KUBE_VERSION" | cut -d. -f2)"
+    ld="$ld -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION"
     (cd "$b" && go mod tidy -e >/dev/null 2>&1 || true
      cd "$b" && go get "k8s.io/kubernetes/cmd/kube-apiserver@$KUBE_VERSION" >/dev/null 2>&1 || true
-     cd "$b" && go build -trimpath -o "$b/kube-apiserver" \
-       -ldflags "-X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$KUBE_VERSION" | cut -d. -f2)" \
-       k8s.io/kubernetes/cmd/kube-apiserver)
-    mkdir -p "$out" && mv "$b/kube-apiserver" "$out/kube-apiserver"
+     cd "$b" && go build -trimpath -ldflags "$ld" -o "$b/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
+     cd "$b" && go build -trimpath -ldflags "$ld" -o "$b/kubectl" k8s.io/kubernetes/cmd/kubectl)
+    mkdir -p "$out" && mv "$b/kube-apiserver" "$b/kubectl" "$out/"
     rm -rf "$b"
   fi
   ln -sf "$out/kube-apiserver" "$ROOT/target/tools/kube-apiserver"
+  ln -sf "$out/kubectl" "$ROOT/target/tools/kubectl"
 }
 
 build_helm() {

@@ -140,6 +140,11 @@ func main() {
 		}
 		resp := &admissionv1.AdmissionResponse{UID: review.Request.UID, Allowed: true}
 		if *mode == "azure" {
+			var inits []string
+			for _, c := range pod.Spec.InitContainers {
+				inits = append(inits, c.Name)
+			}
+			fmt.Fprintf(os.Stderr, "peer-webhook azure: pod %s init containers %v\n", pod.Name, inits)
 			if ops := azurePatch(&pod); len(ops) > 0 {
 				resp.Patch, _ = json.Marshal(ops)
 				pt := admissionv1.PatchTypeJSONPatch
