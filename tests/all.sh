@@ -68,4 +68,8 @@ bash tests/release.sh
 echo "== reproducible static binary from two checkouts"
 bash tests/reproducible.sh
 
+echo "== Kubernetes injector: go vet and go test (injector/), then a real kube-apiserver (tests/k8s/run.sh)"
+(cd injector && go vet ./... && go test ./...)
+bash tests/k8s/run.sh
+
 echo "all: 12 passed, 0 failed"
