@@ -3,6 +3,7 @@
 # objects are admitted, validated and stored, pods never run).
 #   start_apiserver WORKDIR   exports KUBECONFIG, K8S_CA (the CA that also signs webhook
 #                             certificates: k8s_cert NAME), K8S_ISSUER, K8S_API; stop on EXIT
+#   k8s_pki WORKDIR           only the test CA (start_apiserver makes it too), for k8s_cert
 #   free_port                 prints a free loopback TCP port
 #   kubectl ...               target/tools/kubectl against that API server
 # Needs tests/k8s/tools.sh's binaries (target/tools/) and Debian's etcd.
@@ -25,16 +26,21 @@ k8s_cert() {
         -days 2 -extfile "$d/$n.ext" -out "$d/$n.crt" 2>/dev/null
 }
 
-start_apiserver() {
+k8s_pki() {
     K8S_WORK=$1
+    mkdir -p "$K8S_WORK/pki"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=dbtoken-envtest-ca" \
+        -days 2 -keyout "$K8S_WORK/pki/ca.key" -out "$K8S_WORK/pki/ca.crt" 2>/dev/null
+    export K8S_CA=$K8S_WORK/pki/ca.crt K8S_WORK
+}
+
+start_apiserver() {
+    k8s_pki "$1"
     local d=$K8S_WORK/pki
-    mkdir -p "$d"
     for b in kube-apiserver kubectl; do
         [ -x "$K8S_ROOT/target/tools/$b" ] || { echo "start_apiserver: target/tools/$b missing: run tests/k8s/tools.sh" >&2; return 1; }
     done
     command -v etcd >/dev/null || { echo "start_apiserver: etcd missing (apt-get install etcd-server)" >&2; return 1; }
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=dbtoken-envtest-ca" \
-        -days 2 -keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null
     k8s_cert apiserver
     # The service-account signing key (RS256, what Databricks federation accepts).
     openssl genrsa -out "$d/sa.key" 2048 2>/dev/null
@@ -60,7 +66,7 @@ start_apiserver() {
         >"$K8S_WORK/apiserver.log" 2>&1 &
     K8S_APISERVER_PID=$!
     trap stop_apiserver EXIT
-    export KUBECONFIG=$K8S_WORK/kubeconfig K8S_CA=$d/ca.crt K8S_ISSUER K8S_API K8S_WORK
+    export KUBECONFIG=$K8S_WORK/kubeconfig K8S_ISSUER K8S_API
     cat >"$KUBECONFIG" <<KC
 apiVersion: v1
 kind: Config
