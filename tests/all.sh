@@ -71,9 +71,13 @@ bash tests/reproducible.sh
 echo "== the docs site: mdbook build, snippets run against the mock, YAML, links, a Chromium screenshot"
 bash tests/docs.sh
 
-# i18: every glibc artifact of scripts/dist.sh (C tarball .so and .a, JNI shims, wheel library;
+# Every glibc artifact of scripts/dist.sh (C tarball .so and .a, JNI shims, wheel library;
 # x86_64 and aarch64) needs at most GLIBC_2.17 (target/dist as tests/release.sh left it).
 echo "== glibc 2.17 floor of the release artifacts (objdump -T)"
 SKIP_DIST=1 bash tests/dist/glibc-floor.sh
 
-echo "all: 12 passed, 0 failed"
+echo "== Kubernetes injector: go vet and go test (injector/), then a real kube-apiserver (tests/k8s/run.sh)"
+(cd injector && go vet ./... && go test ./...)
+bash tests/k8s/run.sh
+
+echo "all: 15 passed, 0 failed"
