@@ -8,6 +8,8 @@
 #   sdk venvs      wheel + databricks-sdk 0.67.0, and the newest PyPI serves: the adapter suite;
 #                  in the newest one also databricks-sql-connector (its first request carries the
 #                  dbtoken bearer) and mypy --strict on the installed package (its py.typed)
+#   CPython 3.9-3.13 every version this machine has: the wheel in a fresh venv, a token, and
+#                  one in a forked child
 # Ends with "dist python: N passed, 0 failed". pip's cache keeps reruns fast.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -80,6 +82,36 @@ passed=$((passed + 1))
 # mypy reads the installed package only because the wheel carries py.typed.
 say "mypy --strict on the installed package"
 (cd "$work/tests" && "$work/sdk-$newest/bin/python" -m mypy --strict --no-incremental -p dbtoken)
+passed=$((passed + 1))
+# CPython 3.9 to 3.13: every one of them this machine has (pyenv's, where present: a fresh
+# machine may have only its python3), the wheel in a fresh venv gets a token, and so does a
+# forked child with the parent's client.
+tested=()
+for minor in 9 10 11 12 13; do
+    py=$(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3."$minor".*/bin/python3 2>/dev/null | sort -V | tail -n 1 || true)
+    [ -n "$py" ] || { command -v "python3.$minor" >/dev/null && py=$(command -v "python3.$minor"); } || true
+    [ -n "$py" ] || continue
+    "$py" -m venv "$work/py3$minor"
+    "$work/py3$minor/bin/pip" install "${pip_q[@]}" --no-index --no-deps "$wheel"
+    out=$("$work/py3$minor/bin/python" - <<'PY'
+import os, sys
+import dbtoken
+c = dbtoken.Client()
+t = c.token()
+pid = os.fork()
+if pid == 0:
+    os._exit(0 if c.token().token_type == "Bearer" and c.stats().refreshes == 1 else 1)
+_, status = os.waitpid(pid, 0)
+print(sys.version.split()[0], t.token_type, "child" if status == 0 else "child-failed")
+PY
+    )
+    case "$out" in
+        "3.$minor."*" Bearer child") tested+=("${out%% *}") ;;
+        *) echo "dist python: CPython 3.$minor ($py): '$out'" >&2; exit 1 ;;
+    esac
+done
+[ ${#tested[@]} -gt 0 ] || { echo "dist python: no CPython 3.9-3.13 found" >&2; exit 1; }
+say "wheel installed and a token got (and in a forked child) on CPython ${tested[*]}"
 passed=$((passed + 1))
 say "done"
 echo "dist python: $passed passed, 0 failed"
