@@ -6,12 +6,21 @@
 //! Timeline of a token with lifetime `ttl` obtained at `t0` (the SDKs' rules):
 //! `t0 .. expiry - min(ttl/2, 20 min)` fresh; then stale until `expiry - 40 s`; then expired.
 //!
+//! Jitter: so that the pods of a rollout, which all got their first token in the same second,
+//! do not refresh in the same second of every cycle, each new token's refresh point is drawn
+//! uniformly from the last fifth of its fresh phase, `[stale - stale/5, stale]` with `stale`
+//! the rule above (an hour's token: between 32 and 40 minutes after it was obtained, the SDKs'
+//! point being the latest), re-drawn for every token from a per-process random source. It is
+//! never later than the rule's point and never inside the expiry margin. `Token::refresh_at`
+//! reports the drawn point, so the bindings' and sidecars' own refresh timers follow it.
+//!
 //! Short lifetimes (under 80 s, where the 40 s margin would eat half or more of the token):
 //! the margin shrinks to half the lifetime, so such a token is fresh for the first half of
 //! its life and expired after it (no stale phase). A 30 s token is used for 15 s, then
 //! refreshed once; a server claiming 1 s (the floor applied to `expires_in`) costs at most two
 //! exchanges a second, never one per call. All instants are computed with checked
-//! arithmetic; lifetimes arrive already clamped to 1 s ..= 24 h.
+//! arithmetic; lifetimes arrive already clamped to 1 s ..= 24 h. Short lifetimes get no
+//! jitter: their half-life rule already spaces their refreshes.
 
 use std::sync::{Condvar, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant, SystemTime};
@@ -26,6 +35,8 @@ pub const EXPIRY_MARGIN: Duration = Duration::from_secs(40);
 pub const MAX_REFRESH_AHEAD: Duration = Duration::from_secs(20 * 60);
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// A server's `Retry-After` is honoured up to this long before the next refresh attempt.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(10 * 60);
 
 struct Entry {
     token: Token,
@@ -68,6 +79,8 @@ pub struct CacheStats {
     pub token_expires_at: Option<SystemTime>,
     /// Until when the cache hands the cached token out ([`crate::Token::usable_until`]).
     pub token_usable_until: Option<SystemTime>,
+    /// The refresh point drawn for the cached token ([`crate::Token::refresh_at`]).
+    pub token_refresh_at: Option<SystemTime>,
 }
 
 /// Failed refreshes counted by [`ErrorKind`].
@@ -167,6 +180,7 @@ impl Cache {
             s.has_token = true;
             s.token_expires_at = e.token.expires_at();
             s.token_usable_until = e.token.usable_until();
+            s.token_refresh_at = e.token.refresh_at();
         }
         s
     }
@@ -280,7 +294,8 @@ impl Cache {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .last_success = Some(SystemTime::now());
-                let e = entry(token.clone(), started, ttl);
+                let e = entry(token, started, ttl, crate::time::jitter());
+                let token = e.token.clone();
                 for stripe in &self.fresh {
                     *stripe.0.write().unwrap_or_else(|p| p.into_inner()) = Some(Fresh {
                         token: token.clone(),
@@ -301,14 +316,23 @@ impl Cache {
                 }
                 st.failures = st.failures.saturating_add(1);
                 let t = now();
-                let wait = crate::time::backoff(st.failures, FIRST_BACKOFF, MAX_BACKOFF);
-                st.retry_at = Some(later(t, wait));
+                let wait = retry_wait(st.failures, e.retry_after(), crate::time::jitter());
+                let mut retry_at = later(t, wait);
                 st.last_error = Some(e.clone());
-                match &st.entry {
-                    // Stale-if-error: the old token is still valid, keep serving it.
-                    Some(old) if old.expired_at.is_none_or(|x| t < x) => Ok(old.token.clone()),
+                let out = match &st.entry {
+                    // Stale-if-error: the old token is still valid, keep serving it, and try
+                    // again no later than its expiry (a long Retry-After must not turn a token
+                    // that could have been renewed in time into an error).
+                    Some(old) if old.expired_at.is_none_or(|x| t < x) => {
+                        if let Some(x) = old.expired_at {
+                            retry_at = retry_at.min(x);
+                        }
+                        Ok(old.token.clone())
+                    }
                     _ => Err(e),
-                }
+                };
+                st.retry_at = Some(retry_at);
+                out
             }
         };
         drop(st);
@@ -355,7 +379,34 @@ fn later(t: Instant, d: Duration) -> Instant {
         .unwrap_or(t)
 }
 
-fn entry(token: Token, obtained: Instant, ttl: Option<Duration>) -> Entry {
+/// How long to wait after the `failures`-th failed refresh in a row: the backoff, or the
+/// server's `Retry-After` (bounded by [`MAX_RETRY_AFTER`]) when that is longer, plus up to a
+/// quarter more drawn from `draw`, so that a fleet refused in the same second does not come
+/// back in the same second.
+pub(crate) fn retry_wait(failures: u32, retry_after: Option<Duration>, draw: u64) -> Duration {
+    let backoff = crate::time::backoff(failures, FIRST_BACKOFF, MAX_BACKOFF);
+    let base = retry_after.map_or(backoff, |r| r.min(MAX_RETRY_AFTER).max(backoff));
+    // base <= 10 min: its milliseconds fit a u64.
+    let quarter = u64::try_from((base / 4).as_millis()).unwrap_or(0);
+    base + Duration::from_millis(draw % (quarter + 1))
+}
+
+/// The refresh point of a token of lifetime `ttl`: the rule's `stale` moved earlier by
+/// `draw` modulo the window (the last fifth of the fresh phase; none for short lifetimes).
+/// `stale - stale/5 <= result <= stale <= expired`; never overflows.
+pub(crate) fn jittered_stale(ttl: Duration, draw: u64) -> Duration {
+    let (stale, _) = timeline(ttl);
+    if ttl < EXPIRY_MARGIN * 2 {
+        return stale;
+    }
+    // At most 24 h / 5 in milliseconds: fits a u64 with room to spare; `% (w + 1)` <= w.
+    let window = u64::try_from((stale / 5).as_millis()).unwrap_or(u64::MAX - 1);
+    stale.saturating_sub(Duration::from_millis(draw % (window + 1)))
+}
+
+/// The cache entry of a token obtained at `obtained`, its refresh point jittered by `draw`
+/// (see [`jittered_stale`]); the token's `refresh_at` is set to that same point.
+fn entry(token: Token, obtained: Instant, ttl: Option<Duration>, draw: u64) -> Entry {
     match ttl {
         None => Entry {
             token,
@@ -363,9 +414,15 @@ fn entry(token: Token, obtained: Instant, ttl: Option<Duration>) -> Entry {
             expired_at: None,
         },
         Some(ttl) => {
-            let (stale, expired) = timeline(ttl);
+            let (_, expired) = timeline(ttl);
+            let stale = jittered_stale(ttl, draw);
+            // The fetch stamped `expires_at = obtained + ttl` on the wall clock.
+            let refresh_at = token
+                .expires_at()
+                .and_then(|e| e.checked_sub(ttl))
+                .and_then(|t0| t0.checked_add(stale));
             Entry {
-                token,
+                token: token.with_refresh_at(refresh_at),
                 stale_at: Some(later(obtained, stale)),
                 expired_at: Some(later(obtained, expired)),
             }
@@ -420,16 +477,16 @@ mod tests {
 
     #[test]
     fn refresh_ahead_at_half_life_capped_at_20_minutes() {
-        let e = entry(tok("a"), Instant::now(), Some(Duration::from_secs(600)));
+        let e = entry(tok("a"), Instant::now(), Some(Duration::from_secs(600)), 0);
         assert_eq!(
             e.expired_at.unwrap() - e.stale_at.unwrap(),
             Duration::from_secs(260)
         );
         let base = Instant::now();
-        let e = entry(tok("a"), base, HOUR);
+        let e = entry(tok("a"), base, HOUR, 0);
         assert_eq!(e.stale_at.unwrap() - base, Duration::from_secs(2400));
         assert_eq!(e.expired_at.unwrap() - base, Duration::from_secs(3560));
-        let e = entry(tok("a"), base, Some(Duration::from_secs(30)));
+        let e = entry(tok("a"), base, Some(Duration::from_secs(30)), 0);
         assert_eq!(
             (e.stale_at, e.expired_at),
             (
@@ -438,6 +495,131 @@ mod tests {
             ),
             "short-lived: fresh for half its life"
         );
+    }
+
+    #[test]
+    fn refresh_point_is_drawn_in_the_last_fifth_of_the_fresh_phase() {
+        let s = Duration::from_secs;
+        for ttl in [s(80), s(120), s(600), s(3600), s(86_400)] {
+            let (stale, expired) = timeline(ttl);
+            let lo = stale - stale / 5;
+            // The bounds themselves: draw 0 is the rule's point, draw = window its earliest.
+            assert_eq!(jittered_stale(ttl, 0), stale);
+            let w = u64::try_from((stale / 5).as_millis()).unwrap();
+            assert_eq!(jittered_stale(ttl, w), lo);
+            assert_eq!(
+                jittered_stale(ttl, u64::MAX),
+                stale - Duration::from_millis(u64::MAX % (w + 1))
+            );
+            // Drawn from the process's source: all inside, and spread over the window.
+            let draws: Vec<Duration> = (0..2000)
+                .map(|_| jittered_stale(ttl, crate::time::jitter()))
+                .collect();
+            assert!(
+                draws.iter().all(|d| (lo..=stale).contains(d)),
+                "ttl {ttl:?}"
+            );
+            assert!(stale <= expired, "never inside the expiry margin");
+            let quarter = (stale - lo) / 4;
+            for q in 0..4 {
+                let (a, b) = (lo + quarter * q, lo + quarter * (q + 1));
+                let n = draws.iter().filter(|d| (a..b).contains(d)).count();
+                assert!(
+                    n > 300,
+                    "ttl {ttl:?}: only {n} of 2000 draws in quarter {q}"
+                );
+            }
+        }
+        // An hour's token: refreshed between 32 and 40 minutes after it was obtained.
+        assert_eq!(jittered_stale(s(3600), 480_000), s(1920));
+        // Short lifetimes keep the half-life rule exactly.
+        for ttl in [s(1), s(30), s(79)] {
+            assert_eq!(jittered_stale(ttl, crate::time::jitter()), ttl / 2);
+        }
+        assert!(jittered_stale(Duration::MAX, u64::MAX) <= timeline(Duration::MAX).0);
+    }
+
+    #[test]
+    fn retry_waits_at_least_retry_after_bounded_plus_jitter() {
+        let s = Duration::from_secs;
+        // No Retry-After: the backoff (1 s doubling to 60 s) plus up to a quarter.
+        assert_eq!(retry_wait(1, None, 0), s(1));
+        assert_eq!(retry_wait(1, None, 250), Duration::from_millis(1250));
+        assert_eq!(retry_wait(9, None, 0), s(60));
+        // Retry-After longer than the backoff wins; shorter does not shorten it; bounded.
+        assert_eq!(retry_wait(1, Some(s(30)), 0), s(30));
+        assert_eq!(retry_wait(5, Some(s(1)), 0), s(16));
+        assert_eq!(retry_wait(1, Some(s(86_400)), 0), MAX_RETRY_AFTER);
+        for _ in 0..1000 {
+            let w = retry_wait(1, Some(s(30)), crate::time::jitter());
+            assert!(
+                (s(30)..=Duration::from_millis(37_500)).contains(&w),
+                "{w:?}"
+            );
+            let w = retry_wait(u32::MAX, Some(Duration::MAX), crate::time::jitter());
+            assert!(w <= MAX_RETRY_AFTER + MAX_RETRY_AFTER / 4, "{w:?}");
+        }
+    }
+
+    #[test]
+    fn a_refused_refresh_keeps_the_valid_token_until_retry_after_then_fails_fast_once_expired() {
+        let clock = Arc::new(AtomicU64::new(0));
+        let base = Instant::now();
+        let now = {
+            let clock = clock.clone();
+            move || base + Duration::from_secs(clock.load(Ordering::SeqCst))
+        };
+        let c = Cache::new();
+        c.get(&now, || Ok((tok("a"), Some(Duration::from_secs(600)))))
+            .unwrap();
+        let refused = || {
+            Err(
+                Error::http(ErrorKind::Transient, "HTTP 429: slow down", 429, None, None)
+                    .with_retry_after(Some(Duration::from_secs(120))),
+            )
+        };
+        // Stale at 300 s at the latest: the refresh is refused, the valid token is served.
+        clock.store(301, Ordering::SeqCst);
+        assert_eq!(c.get(&now, refused).unwrap().access_token(), "a");
+        assert_eq!(c.stats().refreshes, 2);
+        // Within Retry-After: no new attempt, still the valid token.
+        clock.store(420, Ordering::SeqCst);
+        let t = c.get(&now, || panic!("must wait out Retry-After")).unwrap();
+        assert_eq!(t.access_token(), "a");
+        // Past Retry-After (+ at most a quarter): tried again; refused again near expiry.
+        clock.store(452, Ordering::SeqCst);
+        assert_eq!(c.get(&now, refused).unwrap().access_token(), "a");
+        assert_eq!(c.stats().refreshes, 3);
+        // The next attempt is capped at the token's expiry (560 s), not 452 + 120 s + jitter.
+        clock.store(561, Ordering::SeqCst);
+        let e = c.get(&now, refused).unwrap_err();
+        assert_eq!(e.http_status(), Some(429));
+        assert!(e.to_string().contains("slow down"), "{e}");
+        assert_eq!(c.stats().refreshes, 4);
+        // Exhausted: fails fast with the server's words, no exchange per call.
+        let e = c.get(&now, || panic!("must back off")).unwrap_err();
+        assert!(
+            e.to_string().contains("slow down") && e.to_string().contains("backing off"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn token_refresh_at_is_the_entry_refresh_point() {
+        let t0 = SystemTime::now();
+        let token = Token::new(
+            Secret::new("a"),
+            "Bearer".into(),
+            Some(t0 + Duration::from_secs(3600)),
+        );
+        let base = Instant::now();
+        let e = entry(token, base, HOUR, 123_456);
+        let stale = e.stale_at.unwrap() - base;
+        assert_eq!(
+            stale,
+            Duration::from_secs(2400) - Duration::from_millis(123_456)
+        );
+        assert_eq!(e.token.refresh_at(), Some(t0 + stale));
     }
 
     #[test]
@@ -459,7 +641,7 @@ mod tests {
         assert!(stale <= expired);
         // An instant plus any lifetime saturates instead of panicking.
         let base = Instant::now();
-        let e = entry(tok("a"), base, Some(Duration::MAX));
+        let e = entry(tok("a"), base, Some(Duration::MAX), 0);
         assert!(e.stale_at.unwrap() > base);
         assert!(e.expired_at.unwrap() >= e.stale_at.unwrap());
     }

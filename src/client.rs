@@ -105,12 +105,11 @@ impl Client {
         // Checked: a lifetime arrives clamped to 24 h, but no server number may panic here.
         let at = |d| started.checked_add(d);
         let expires_at = issued.ttl.and_then(at);
+        // refresh_at is the cache's to set: it draws the jittered refresh point.
         let timeline = issued.ttl.map(crate::cache::timeline);
-        let refresh_at = timeline.and_then(|(stale, _)| at(stale));
         let usable_until = timeline.and_then(|(_, expired)| at(expired));
         Ok((
             Token::new(issued.access_token, issued.token_type, expires_at)
-                .with_refresh_at(refresh_at)
                 .with_usable_until(usable_until),
             issued.ttl,
         ))

@@ -4,6 +4,8 @@
 //! names, paths, URLs, HTTP statuses and the server's own `error`/`error_description`, which are
 //! scrubbed of the subject token before they are stored.
 
+use std::time::Duration;
+
 use std::fmt;
 
 /// What went wrong, coarsely: each kind maps to one CLI exit code and one C status.
@@ -52,6 +54,8 @@ pub struct Error {
     status: Option<u16>,
     server_error: Option<String>,
     server_description: Option<String>,
+    /// The server's `Retry-After` on a 429/503 (already bounded by the HTTP layer).
+    retry_after: Option<Duration>,
 }
 
 /// Shorthand for `Result<T, dbtoken::Error>`.
@@ -72,6 +76,7 @@ impl Error {
             status: None,
             server_error: None,
             server_description: None,
+            retry_after: None,
         }
     }
 
@@ -107,7 +112,19 @@ impl Error {
             status: Some(status),
             server_error,
             server_description,
+            retry_after: None,
         }
+    }
+
+    /// The same error, carrying the server's `Retry-After`.
+    pub(crate) fn with_retry_after(mut self, after: Option<Duration>) -> Error {
+        self.retry_after = after;
+        self
+    }
+
+    /// How long the server asked us to wait (`Retry-After` of a 429 or 503), if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
     }
 
     /// The kind of failure.

@@ -13,7 +13,6 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ureq::Agent;
@@ -286,20 +285,7 @@ fn is_retryable(status: u16) -> bool {
 fn backoff(attempt: u32) -> Duration {
     let base = crate::time::backoff(attempt, Duration::from_millis(250), Duration::from_secs(10));
     let half = base.as_millis() as u64 / 2;
-    Duration::from_millis(half + jitter() % (half + 1))
-}
-
-fn jitter() -> u64 {
-    static STATE: AtomicU64 = AtomicU64::new(0);
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0x9E37_79B9_7F4A_7C15);
-    let mut x = STATE.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed) ^ seed;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    x
+    Duration::from_millis(half + crate::time::jitter() % (half + 1))
 }
 
 fn parse_retry_after(v: &str) -> Option<Duration> {

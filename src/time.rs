@@ -1,5 +1,6 @@
 //! Wall-clock helpers: Unix seconds and RFC 3339 text for messages (no date crate needed).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Seconds since the Unix epoch, now.
@@ -8,6 +9,21 @@ pub(crate) fn unix_now() -> i64 {
         Ok(d) => d.as_secs() as i64,
         Err(e) => -(e.duration().as_secs() as i64),
     }
+}
+
+/// A per-process pseudo-random number (xorshift over a counter mixed with the clock): the one
+/// jitter source of the HTTP backoff and the cache's refresh point. Not for secrets.
+pub(crate) fn jitter() -> u64 {
+    static STATE: AtomicU64 = AtomicU64::new(0);
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0x9E37_79B9_7F4A_7C15);
+    let mut x = STATE.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed) ^ seed;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    x
 }
 
 /// Exponential backoff: `first` doubled for each attempt after the first (up to 64×), at most

@@ -330,6 +330,14 @@ pub fn render(
             &one(format!("{:.3}", unix(exp))),
         );
     }
+    if let Some(at) = s.token_refresh_at {
+        family(
+            "dbtoken_token_refresh_timestamp_seconds",
+            "gauge",
+            "Unix time of the next refresh-ahead of the cached token (drawn per token, jittered).",
+            &one(format!("{:.3}", unix(at))),
+        );
+    }
     family(
         "dbtoken_refreshes_total",
         "counter",
@@ -434,6 +442,7 @@ mod tests {
         let mut s = stats(0, None);
         s.refreshes = 2;
         s.token_expires_at = Some(now + Duration::from_secs(60));
+        s.token_refresh_at = Some(SystemTime::UNIX_EPOCH + Duration::from_millis(1_800_000_123));
         let text = render(
             now,
             &s,
@@ -445,6 +454,7 @@ mod tests {
             "dbtoken_ready 1",
             "dbtoken_refreshes_total 2",
             "dbtoken_token_expiry_seconds 60.000",
+            "dbtoken_token_refresh_timestamp_seconds 1800000.123",
             "dbtoken_refresh_failures_by_kind_total{kind=\"io\"} 0",
             "dbtoken_http_requests_total{code=\"503\"} 1",
             "# TYPE dbtoken_refreshes_total counter",

@@ -72,7 +72,8 @@ pub(crate) fn parse_token_reply(url: &str, reply: Reply, secret: Option<&str>) -
             reply.status,
             error,
             description,
-        ));
+        )
+        .with_retry_after(reply.retry_after));
     }
     let obj = match miniserde::json::from_str::<Value>(&reply.body) {
         Ok(Value::Object(o)) => o,
