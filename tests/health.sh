@@ -99,6 +99,8 @@ parse --sidecar serve < "$work/serve.prom" \
     --expect 'dbtoken_refresh_consecutive_failures==0' \
     --expect 'dbtoken_token_expiry_seconds>3000' \
     --expect "dbtoken_token_expiry_timestamp_seconds>$((now + 3000))" \
+    --expect "dbtoken_token_refresh_timestamp_seconds>=$((now + 1920 - 60))" \
+    --expect "dbtoken_token_refresh_timestamp_seconds<=$((now + 2400 + 60))" \
     --expect "dbtoken_last_refresh_success_timestamp_seconds>=$((now - 60))" \
     --expect 'dbtoken_http_requests_total{code="200"}==5' \
     --expect 'dbtoken_http_requests_total{code="404"}==2'
@@ -116,6 +118,7 @@ parse --sidecar serve < "$work/refused.prom" \
     --expect 'dbtoken_refresh_consecutive_failures>=1' \
     --expect 'dbtoken_http_requests_total{code="503"}==1' \
     --absent dbtoken_token_expiry_seconds \
+    --absent dbtoken_token_refresh_timestamp_seconds \
     --absent dbtoken_last_refresh_success_timestamp_seconds
 passed=$((passed + 1))
 

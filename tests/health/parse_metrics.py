@@ -30,6 +30,7 @@ FAMILIES = {
 OPTIONAL = {
     "dbtoken_token_expiry_seconds": "gauge",
     "dbtoken_token_expiry_timestamp_seconds": "gauge",
+    "dbtoken_token_refresh_timestamp_seconds": "gauge",
     "dbtoken_last_refresh_success_timestamp_seconds": "gauge",
 }
 KINDS = {"config", "federated_token", "rejected", "transient", "io"}
