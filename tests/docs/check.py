@@ -2,14 +2,19 @@
 """The docs site's checks (tests/docs.sh runs them):
 
   check.py snippets SRC WORK      run the fenced snippets whose info string has `run`
-                                  (sh, python, go; `exit=N` expects that exit code) and parse
-                                  every yaml snippet, `k8s` ones also as Kubernetes objects
+                                  (sh, python, go, java, c; `exit=N` expects that exit code),
+                                  compile those marked `compile` (java), and parse every yaml
+                                  snippet, `k8s` ones also as Kubernetes objects
+  check.py k8s-yaml SRC OUT       write each `yaml,k8s` snippet to OUT/NN-page.yaml (for
+                                  tests/k8s/run.sh to validate against the real API server)
   check.py links BOOK             every internal href/src of the built HTML resolves, anchors too
   check.py png FILE               the screenshot decodes, has a sane size and is not one colour
 
-Snippets run in WORK with the environment tests/mock-env.sh exports (dbtoken on PATH). A
-Kubernetes validator beyond the structural check can be plugged in with DOCS_K8S_VALIDATE=CMD
-(run as `CMD FILE` for each k8s snippet, e.g. a dry-run against an API server).
+Snippets run in WORK with the environment tests/mock-env.sh exports (dbtoken on PATH).
+Java snippets are single-file programs (`java -cp $DOCS_JAVA_CP File.java`, JVM options from
+DOCS_JAVA_OPTS) or, marked `compile`, classes compiled by javac against the same classpath; C
+snippets are whole programs built with `cc -I include` against DOCS_C_LIB (libdbtoken.so). The real API
+server of tests/k8s/run.sh validates the `yaml,k8s` snippets that `k8s-yaml` writes out.
 """
 import html.parser
 import os
@@ -21,6 +26,7 @@ import urllib.parse
 import zlib
 from pathlib import Path
 
+CLASS = re.compile(r"^(?:public\s+)?(?:final\s+)?(?:class|record)\s+(\w+)", re.M)
 FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```\s*$", re.M | re.S)
 
 
@@ -67,21 +73,34 @@ def run_snippets(src, work):
                 if "k8s" in attrs:
                     for d in docs:
                         k8s_structural(d, where)
-                    if os.environ.get("DOCS_K8S_VALIDATE"):
-                        f = Path(work) / f"k8s-{n}.yaml"
-                        f.write_text(body)
-                        subprocess.run([*os.environ["DOCS_K8S_VALIDATE"].split(), str(f)], check=True)
                 validated += 1
             except Exception as e:  # noqa: BLE001 - reported with its place
                 failures.append(f"{where}: yaml: {e}")
             continue
-        if "run" not in attrs:
+        if "run" not in attrs and not (lang == "java" and "compile" in attrs):
             shown += 1
             continue
         want = int(next((a[5:] for a in attrs if a.startswith("exit=")), "0"))
         d = Path(work) / f"snippet-{n}"
         d.mkdir()
-        if lang == "sh":
+        if lang == "java":
+            m = CLASS.search(body)
+            if not m:
+                failures.append(f"{where}: java snippet declares no top-level class")
+                continue
+            (d / f"{m.group(1)}.java").write_text(body)
+            cp = os.environ.get("DOCS_JAVA_CP", "")
+            if "compile" in attrs:
+                cmd = ["javac", "-Xlint:all", "-Werror", "-cp", cp, "-d", "classes", f"{m.group(1)}.java"]
+            else:
+                cmd = ["java", *os.environ.get("DOCS_JAVA_OPTS", "").split(), "-cp", cp, f"{m.group(1)}.java"]
+        elif lang == "c":
+            (d / "main.c").write_text(body)
+            root = Path(__file__).resolve().parents[2]
+            lib = Path(os.environ.get("DOCS_C_LIB", root / "target" / "release" / "libdbtoken.so"))
+            cmd = ["sh", "-c", f"cc -std=c11 -Wall -Wextra -Werror -I {root / 'include'} main.c "
+                   f"-L {lib.parent} -ldbtoken -Wl,-rpath,{lib.parent} -o main && ./main"]
+        elif lang == "sh":
             (d / "s.sh").write_text(body)
             cmd = ["bash", "-eo", "pipefail", "s.sh"]
         elif lang == "python":
@@ -107,6 +126,19 @@ def run_snippets(src, work):
     print(f"docs snippets: {ran} ran, {validated} yaml validated, {shown} shown only, "
           f"{len(failures)} failed")
     return not failures
+
+
+def k8s_yaml(src, out):
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    n = 0
+    for where, lang, attrs, body in snippets(src):
+        if lang == "yaml" and "k8s" in attrs:
+            n += 1
+            page = where.split(":")[0].replace("/", "-").removesuffix(".md")
+            (out / f"{n:02d}-{page}.yaml").write_text(f"# {where}\n{body}")
+    print(f"docs k8s yaml: {n} snippets written to {out}")
+    return n > 0
 
 
 class Links(html.parser.HTMLParser):
@@ -205,5 +237,6 @@ if __name__ == "__main__":
     what = sys.argv[1]
     ok = {"snippets": lambda: run_snippets(sys.argv[2], sys.argv[3]),
           "links": lambda: check_links(sys.argv[2]),
+          "k8s-yaml": lambda: k8s_yaml(sys.argv[2], sys.argv[3]),
           "png": lambda: check_png(sys.argv[2])}[what]()
     sys.exit(0 if ok else 1)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # dbtoken-injector against a real kube-apiserver and etcd on loopback (no mock of Kubernetes):
-#  1. every manifest in examples/k8s/ passes server-side validation (--dry-run=server, strict);
+#  1. every manifest in examples/k8s/ and every ```yaml,k8s snippet of the docs passes
+#     server-side validation (--dry-run=server, strict);
 #  2. the chart passes helm lint, its rendered objects server-side validation, and installs with
 #     `helm install` (webhook.url: the injector runs here, outside the never-running cluster,
 #     with the certificate and config the chart generated, read back from the API server);
@@ -62,6 +63,15 @@ for f in examples/k8s/*.yaml; do
     n=$((n + 1))
 done
 ok "examples/k8s: $n manifests pass server-side validation (strict)"
+# The docs' Kubernetes snippets (```yaml,k8s fences), validated the same way.
+python3 tests/docs/check.py k8s-yaml docs/src "$work/docs-yaml" >/dev/null
+n=0
+for f in "$work"/docs-yaml/*.yaml; do
+    kubectl apply --dry-run=server --validate=strict -f "$f" >"$work/dry.out" 2>&1 ||
+        die "docs snippet $(head -1 "$f" | cut -c3-) fails server-side validation: $(cat "$work/dry.out")"
+    n=$((n + 1))
+done
+ok "docs: $n Kubernetes snippets pass server-side validation (strict)"
 
 # Pods as they are stored with no webhook: the baseline for "untouched".
 pod() { # NAME LABELS(yaml map) ANNOTATIONS(yaml map)
