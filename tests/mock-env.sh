@@ -4,7 +4,7 @@
 # Exports DATABRICKS_HOST, SSL_CERT_FILE, DATABRICKS_OIDC_TOKEN_FILEPATH, DATABRICKS_CONFIG_FILE
 # (an empty file, so no ~/.databrickscfg is read; HOME is left alone for cargo, go and mvn),
 # DBTOKEN_MOCK_URL, DBTOKEN_MOCK_CA, DBTOKEN_MOCK_JWT, DBTOKEN_MOCK_M2M_CLIENT_ID,
-# DBTOKEN_MOCK_SP_CLIENT_ID. stop_mock ends it (also on EXIT).
+# DBTOKEN_MOCK_SP_CLIENT_ID, DBTOKEN_MOCK_ACCOUNT_ID. stop_mock ends it (also on EXIT).
 start_mock() {
     local work=$1 bin=${DBTOKEN_MOCK_BIN:-target/release/dbtoken-mock}
     [ -x "$bin" ] || { echo "start_mock: $bin is not built" >&2; return 1; }
@@ -23,6 +23,7 @@ start_mock() {
     [ -n "$DBTOKEN_MOCK_URL" ] || { echo "start_mock: mock did not start: $(cat "$work/mock.err")" >&2; return 1; }
     export DBTOKEN_MOCK_URL DBTOKEN_MOCK_CA="$work/ca.pem" DBTOKEN_MOCK_JWT="$work/jwt"
     export DBTOKEN_MOCK_M2M_CLIENT_ID=$(field m2m_client_id) DBTOKEN_MOCK_SP_CLIENT_ID=$(field sp_client_id)
+    export DBTOKEN_MOCK_ACCOUNT_ID=$(field account_id)
     export DATABRICKS_HOST=$DBTOKEN_MOCK_URL SSL_CERT_FILE=$work/ca.pem
     export DATABRICKS_OIDC_TOKEN_FILEPATH=$work/jwt DATABRICKS_CONFIG_FILE=$work/databrickscfg
     unset DATABRICKS_TOKEN DATABRICKS_CLIENT_SECRET DATABRICKS_AUTH_TYPE DATABRICKS_CLIENT_ID \
