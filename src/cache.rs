@@ -404,9 +404,7 @@ fn later(t: Instant, d: Duration) -> Instant {
 pub(crate) fn retry_wait(failures: u32, retry_after: Option<Duration>, draw: u64) -> Duration {
     let backoff = crate::time::backoff(failures, FIRST_BACKOFF, MAX_BACKOFF);
     let base = retry_after.map_or(backoff, |r| r.min(MAX_RETRY_AFTER).max(backoff));
-    // base <= 10 min: its milliseconds fit a u64.
-    let quarter = u64::try_from((base / 4).as_millis()).unwrap_or(0);
-    base + Duration::from_millis(draw % (quarter + 1))
+    crate::time::plus_up_to_a_quarter(base, draw)
 }
 
 /// The refresh point of a token of lifetime `ttl`: the rule's `stale` moved earlier by
