@@ -376,18 +376,18 @@ fn run(o: &Options) -> Result<bool, String> {
     let header: String = (0..=o.cycles)
         .map(|k| {
             if k == 0 {
-                format!("{:>18}", "start")
+                format!("{:>20}", "start")
             } else {
-                format!("{:>18}", format!("cycle {k}"))
+                format!("{:>20}", format!("cycle {k}"))
             }
         })
         .collect();
-    println!("\n{:<34}{header}", "");
+    println!("\n{:<36}{header}", "");
     type Figure = fn(&Cycle) -> String;
     let rows: [(&str, Figure); 4] = [
-        ("clients that got the token", |c| c.clients.to_string()),
-        ("peak exchanges/s (429s included)", |c| c.peak.to_string()),
-        ("refresh instants p5-p95 (s)", |c| {
+        ("clients with the token", |c| c.clients.to_string()),
+        ("peak exchanges/s (429s too)", |c| c.peak.to_string()),
+        ("refresh at p5-p95 (s)", |c| {
             format!("{:.1}-{:.1} ({:.1})", c.p5, c.p95, c.p95 - c.p5)
         }),
         ("429s received", |c| c.refused.to_string()),
@@ -396,9 +396,9 @@ fn run(o: &Options) -> Result<bool, String> {
         for (fleet, cycles) in fleets.iter().zip(&table) {
             let cells: String = cycles
                 .iter()
-                .map(|c| format!("{:>18}", c.as_ref().map_or("-".to_string(), figure)))
+                .map(|c| format!("{:>20}", c.as_ref().map_or("-".to_string(), figure)))
                 .collect();
-            println!("{:<34}{cells}", format!("{label} {}", fleet.name));
+            println!("{:<36}{cells}", format!("{label} {}", fleet.name));
         }
     }
     println!();
