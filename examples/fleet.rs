@@ -179,7 +179,7 @@ impl Drop for TempDir {
 fn fleet(name: &'static str, jitter: bool, o: &Options) -> Result<Fleet, String> {
     let mock = Arc::new(MockServer::start());
     mock.set_default_token_ttl(o.ttl);
-    mock.set_default_rate_limit(Some(RateLimit::new(o.rate, o.burst)?));
+    mock.set_default_rate_limit(Some(RateLimit::new(o.rate as f64, o.burst)?));
     let dir = std::env::temp_dir().join(format!("dbtoken-fleet-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let dir = TempDir(dir);

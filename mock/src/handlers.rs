@@ -889,19 +889,13 @@ fn apply_config(shared: &Shared, body: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// `{"per_second": N, "burst": M}` (burst defaults to N) or `null` (no limit).
+/// `{"per_second": R, "burst": N}` (R may be a fraction; the burst defaults to a second's
+/// worth) or `null` (no limit).
 fn parse_rate_limit(v: &Value) -> Result<Option<crate::RateLimit>, String> {
     let m = match v {
         Value::Null => return Ok(None),
         Value::Object(m) => m,
         _ => return Err("'rate_limit' must be an object or null".to_string()),
-    };
-    let uint = |k: &str| match m.get(k) {
-        None => Ok(None),
-        Some(v) => v
-            .as_u64()
-            .map(Some)
-            .ok_or(format!("'rate_limit.{k}' must be a positive integer")),
     };
     if let Some(k) = m
         .keys()
@@ -909,8 +903,17 @@ fn parse_rate_limit(v: &Value) -> Result<Option<crate::RateLimit>, String> {
     {
         return Err(format!("unknown rate_limit field '{k}'"));
     }
-    let per_second = uint("per_second")?.ok_or("'rate_limit.per_second' is required")?;
-    let burst = uint("burst")?.unwrap_or(per_second);
+    let per_second = m
+        .get("per_second")
+        .ok_or("'rate_limit.per_second' is required")?
+        .as_f64()
+        .ok_or("'rate_limit.per_second' must be a number")?;
+    let burst = match m.get("burst") {
+        None => crate::RateLimit::default_burst(per_second),
+        Some(v) => v
+            .as_u64()
+            .ok_or("'rate_limit.burst' must be a positive integer")?,
+    };
     crate::RateLimit::new(per_second, burst).map(Some)
 }
 

@@ -27,7 +27,7 @@ pub use ci_oidc::{
 };
 pub use issuer::{Alg, ES256_KID, ISSUER_PATH, RS256_KID};
 pub use jwt::{azure_jwt, jwt, workload_jwt};
-pub use limit::{Exchange, MAX_RATE, RateLimit, Second, per_second};
+pub use limit::{Exchange, MAX_RATE, MIN_RATE, RateLimit, Second, per_second};
 
 /// Databricks account id served by the mock (and default federation policy audience).
 pub const ACCOUNT_ID: &str = "7f4a1c2e-0000-4000-8000-00000000acc7";

@@ -6,7 +6,7 @@
 //! 429 with `Retry-After` (whole seconds until the bucket holds a request again, at least 1)
 //! and an OAuth error body, before the request is looked at. Off unless configured
 //! (`--rate-limit`/`--rate-burst`, [`crate::MockServer::set_rate_limit`] or
-//! `POST /_mock/config {"rate_limit": {"per_second": N, "burst": M}}`).
+//! `POST /_mock/config {"rate_limit": {"per_second": R, "burst": N}}`).
 //!
 //! Every request to a token endpoint is recorded with its arrival instant and the status it
 //! got ([`Exchange`]), refused or not, for the tests and for `bench/fleet.sh`, which counts
@@ -18,32 +18,41 @@ use crate::Shared;
 use crate::handlers::oauth_error;
 use crate::http::Response;
 
-/// Largest rate and burst accepted: far above what a loopback mock can serve.
+/// Largest rate (per second) and burst accepted: far above what a loopback mock can serve.
 pub const MAX_RATE: u32 = 1_000_000;
+/// Smallest rate accepted: one request per 100 s (so `Retry-After` is at most 100).
+pub const MIN_RATE: f64 = 0.01;
 
-/// A token bucket's size: `burst` requests at once, refilled at `per_second`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A token bucket's size: `burst` requests at once, refilled at `per_second` (a fraction for
+/// less than one a second: 0.5 is one every two seconds).
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RateLimit {
-    per_second: u32,
+    per_second: f64,
     burst: u32,
 }
 
 impl RateLimit {
-    /// Both in `1..=MAX_RATE`, or the reason not.
-    pub fn new(per_second: u64, burst: u64) -> Result<RateLimit, String> {
-        let check = |name: &str, v: u64| {
-            u32::try_from(v)
-                .ok()
-                .filter(|v| (1..=MAX_RATE).contains(v))
-                .ok_or(format!("{name} must be 1..={MAX_RATE}, got {v}"))
-        };
-        Ok(RateLimit {
-            per_second: check("the rate (per second)", per_second)?,
-            burst: check("the burst", burst)?,
-        })
+    /// The rate in `MIN_RATE..=MAX_RATE`, the burst in `1..=MAX_RATE`, or the reason not.
+    pub fn new(per_second: f64, burst: u64) -> Result<RateLimit, String> {
+        if !(MIN_RATE..=f64::from(MAX_RATE)).contains(&per_second) {
+            return Err(format!(
+                "the rate must be {MIN_RATE}..={MAX_RATE} per second, got {per_second}"
+            ));
+        }
+        let burst = u32::try_from(burst)
+            .ok()
+            .filter(|b| (1..=MAX_RATE).contains(b))
+            .ok_or(format!("the burst must be 1..={MAX_RATE}, got {burst}"))?;
+        Ok(RateLimit { per_second, burst })
     }
 
-    pub fn per_second(&self) -> u32 {
+    /// The burst that goes with a rate when none is given: a second's worth, at least 1.
+    pub fn default_burst(per_second: f64) -> u64 {
+        // Saturating float-to-int cast; a rate out of bounds is refused by `new` anyway.
+        (per_second.ceil() as u64).max(1)
+    }
+
+    pub fn per_second(&self) -> f64 {
         self.per_second
     }
 
@@ -69,7 +78,7 @@ impl Bucket {
 
     /// Take one request's worth at `now`, or say how long until one is there.
     pub(crate) fn take(&mut self, limit: RateLimit, now: Instant) -> Result<(), Duration> {
-        let rate = f64::from(limit.per_second);
+        let rate = limit.per_second;
         // Instants before `updated` (threads racing to the lock) refill nothing.
         let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
         self.level = (self.level + elapsed * rate).min(f64::from(limit.burst));
@@ -78,7 +87,7 @@ impl Bucket {
             self.level -= 1.0;
             Ok(())
         } else {
-            // level in [0, 1) and rate >= 1: at most one second.
+            // level in [0, 1) and rate >= MIN_RATE: finite, at most 100 s.
             Err(Duration::from_secs_f64((1.0 - self.level) / rate))
         }
     }
@@ -137,7 +146,7 @@ pub(crate) fn exchange(shared: &Shared, answer: impl FnOnce() -> Response) -> Re
 }
 
 fn too_many(limit: RateLimit, wait: Duration) -> Response {
-    // Whole seconds, rounded up: at least 1 (wait <= 1 s for any accepted rate).
+    // Whole seconds, rounded up, at least 1 (wait <= 100 s for any accepted rate).
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     let secs = secs.max(1);
     oauth_error(
@@ -157,7 +166,7 @@ mod tests {
 
     #[test]
     fn a_burst_passes_then_the_bucket_refills_at_the_rate() {
-        let limit = RateLimit::new(2, 3).unwrap();
+        let limit = RateLimit::new(2.0, 3).unwrap();
         let t0 = Instant::now();
         let mut b = Bucket::full(limit, t0);
         for _ in 0..3 {
@@ -182,11 +191,26 @@ mod tests {
 
     #[test]
     fn limits_are_bounded() {
-        assert!(RateLimit::new(0, 1).is_err());
-        assert!(RateLimit::new(1, 0).is_err());
-        assert!(RateLimit::new(u64::MAX, 1).is_err());
-        assert!(RateLimit::new(1, u64::from(MAX_RATE) + 1).is_err());
-        let l = RateLimit::new(u64::from(MAX_RATE), u64::from(MAX_RATE)).unwrap();
+        for bad in [0.0, 0.009, -1.0, f64::NAN, f64::INFINITY, 1e7] {
+            assert!(RateLimit::new(bad, 1).is_err(), "{bad}");
+        }
+        assert!(RateLimit::new(1.0, 0).is_err());
+        assert!(RateLimit::new(1.0, u64::from(MAX_RATE) + 1).is_err());
+        assert_eq!(RateLimit::default_burst(0.2), 1);
+        assert_eq!(RateLimit::default_burst(20.0), 20);
+        assert_eq!(RateLimit::default_burst(f64::NAN), 1);
+        // The slowest rate: an empty bucket says 100 s.
+        let slow = RateLimit::new(MIN_RATE, 1).unwrap();
+        let t0 = Instant::now();
+        let mut b = Bucket::full(slow, t0);
+        assert_eq!(b.take(slow, t0), Ok(()));
+        let wait = b.take(slow, t0).unwrap_err();
+        assert_eq!(wait.as_secs_f64().round(), 100.0);
+        assert_eq!(
+            too_many(slow, wait).headers,
+            vec![("Retry-After", "100".to_string())]
+        );
+        let l = RateLimit::new(f64::from(MAX_RATE), u64::from(MAX_RATE)).unwrap();
         let t0 = Instant::now();
         let mut b = Bucket::full(l, t0);
         assert_eq!(
@@ -197,7 +221,7 @@ mod tests {
 
     #[test]
     fn too_many_says_when_and_why() {
-        let limit = RateLimit::new(10, 20).unwrap();
+        let limit = RateLimit::new(10.0, 20).unwrap();
         let r = too_many(limit, Duration::from_millis(1));
         assert_eq!(r.status, 429);
         assert_eq!(r.headers, vec![("Retry-After", "1".to_string())]);

@@ -12,8 +12,8 @@ ca_file and the ids the mock accepts. Runs until killed, or until stdin reaches 
 with --exit-on-stdin-eof.
 
 --rate-limit puts one token bucket in front of every token endpoint: bursts of up to
---rate-burst requests (default: PER_SECOND), refilled at PER_SECOND; past it, 429 with
-Retry-After. GET /_mock/exchanges lists every token request with its time and status.";
+--rate-burst requests (default: a second's worth), refilled at PER_SECOND (0.01 to
+1000000; 0.5 is one every two seconds); past it, 429 with Retry-After. GET /_mock/exchanges lists every token request with its time and status.";
 
 fn die(msg: &str) -> ! {
     eprintln!("dbtoken-mock: {msg}\n{USAGE}");
@@ -64,7 +64,7 @@ fn main() {
             "--rate-limit" => {
                 rate = Some(
                     value()
-                        .parse::<u64>()
+                        .parse::<f64>()
                         .unwrap_or_else(|_| die("bad --rate-limit")),
                 )
             }
@@ -88,7 +88,7 @@ fn main() {
         (None, None) => None,
         (None, Some(_)) => die("--rate-burst needs --rate-limit"),
         (Some(r), b) => Some(
-            dbtoken_mock::RateLimit::new(r, b.unwrap_or(r))
+            dbtoken_mock::RateLimit::new(r, b.unwrap_or(dbtoken_mock::RateLimit::default_burst(r)))
                 .unwrap_or_else(|e| die(&format!("bad --rate-limit/--rate-burst: {e}"))),
         ),
     };

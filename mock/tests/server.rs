@@ -540,7 +540,7 @@ fn retry_after(r: &Reply) -> Option<&str> {
 fn rate_limit_lets_a_burst_through_then_429_with_retry_after_then_refills() {
     let server = MockServer::start();
     // One bucket for every token endpoint: bursts of 3, one more per second.
-    server.set_rate_limit(Some(RateLimit::new(1, 3).unwrap()));
+    server.set_rate_limit(Some(RateLimit::new(1.0, 3).unwrap()));
     let jwt = workload_jwt(600);
     let paths = [
         "/oidc/v1/token",
@@ -600,7 +600,7 @@ fn rate_limit_lets_a_burst_through_then_429_with_retry_after_then_refills() {
 
     // The same over HTTP, for scripts.
     let j = send(&server, "127.0.0.1", "GET", "/_mock/exchanges", &[], "").json();
-    assert_eq!(j["rate_limit"]["per_second"], 1);
+    assert_eq!(j["rate_limit"]["per_second"].as_f64(), Some(1.0));
     assert_eq!(j["rate_limit"]["burst"], 3);
     assert_eq!(j["total"], ex.len());
     assert_eq!(j["refused"], 2);
@@ -629,9 +629,12 @@ fn rate_limit_is_set_and_lifted_over_the_control_api() {
     let config = |body: &str| send(&server, "127.0.0.1", "POST", "/_mock/config", &[], body);
     for bad in [
         r#"{"rate_limit":{"per_second":0}}"#,
+        r#"{"rate_limit":{"per_second":0.001}}"#,
         r#"{"rate_limit":{"per_second":1,"burst":0}}"#,
         r#"{"rate_limit":{"per_second":99999999999}}"#,
         r#"{"rate_limit":{"per_second":-1}}"#,
+        r#"{"rate_limit":{"per_second":"1"}}"#,
+        r#"{"rate_limit":{"per_second":1,"burst":1.5}}"#,
         r#"{"rate_limit":{"burst":2}}"#,
         r#"{"rate_limit":{"per_second":1,"bogus":1}}"#,
         r#"{"rate_limit":5}"#,
@@ -641,11 +644,13 @@ fn rate_limit_is_set_and_lifted_over_the_control_api() {
     }
     let jwt = workload_jwt(600);
     assert_eq!(exchange(&server, "/oidc/v1/token", &jwt).status, 200);
-    // burst defaults to the rate: one request, then refused.
-    assert_eq!(config(r#"{"rate_limit":{"per_second":1}}"#).status, 200);
+    // One every five seconds, the burst a second's worth (1): one request, then refused.
+    assert_eq!(config(r#"{"rate_limit":{"per_second":0.2}}"#).status, 200);
     assert_eq!(exchange(&server, "/oidc/v1/token", &jwt).status, 200);
     let r = exchange(&server, "/oidc/v1/token", &jwt);
-    assert_eq!((r.status, retry_after(&r)), (429, Some("1")));
+    assert_eq!(r.status, 429);
+    let after: u64 = retry_after(&r).unwrap().parse().unwrap();
+    assert!((1..=5).contains(&after), "Retry-After: {after}");
     // Entra's endpoint shares the bucket.
     let form = format!(
         "client_assertion={}&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_id={AZURE_CLIENT_ID}&grant_type=client_credentials&scope=2ff814a6-3304-4ab8-85cb-cd0e6f879c1d%2F.default",
@@ -670,13 +675,13 @@ fn rate_limit_is_set_and_lifted_over_the_control_api() {
     );
 
     // reset() restores the default limit with a full bucket and forgets the exchanges.
-    server.set_default_rate_limit(Some(RateLimit::new(1, 2).unwrap()));
+    server.set_default_rate_limit(Some(RateLimit::new(0.2, 2).unwrap()));
     assert_eq!(config(r#"{"rate_limit":null}"#).status, 200);
     send(&server, "127.0.0.1", "POST", "/_mock/reset", &[], "");
     assert!(server.exchanges().is_empty());
     let statuses: Vec<u16> = (0..3)
         .map(|_| exchange(&server, "/oidc/v1/token", &jwt).status)
         .collect();
-    assert_eq!(statuses[..2], [200, 200]);
+    assert_eq!(statuses, [200, 200, 429]);
     assert_eq!(server.exchanges().len(), 3);
 }
