@@ -13,6 +13,8 @@
 //! point being the latest), re-drawn for every token from a per-process random source. It is
 //! never later than the rule's point and never inside the expiry margin. `Token::refresh_at`
 //! reports the drawn point, so the bindings' and sidecars' own refresh timers follow it.
+//! (`bench/fleet.sh` compares this with the rule's point in one run: the `bench` feature lets
+//! a cache draw 0, the rule's point, for every token; not an API.)
 //!
 //! Short lifetimes (under 80 s, where the 40 s margin would eat half or more of the token):
 //! the margin shrinks to half the lifetime, so such a token is fresh for the first half of
@@ -22,6 +24,7 @@
 //! arithmetic; lifetimes arrive already clamped to 1 s ..= 24 h. Short lifetimes get no
 //! jitter: their half-life rule already spaces their refreshes.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -135,7 +138,7 @@ const STRIPES: usize = 16;
 struct Stripe(RwLock<Option<Fresh>>);
 
 fn my_stripe() -> usize {
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::AtomicUsize;
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
         static STRIPE: usize = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
@@ -148,6 +151,8 @@ pub(crate) struct Cache {
     state: Mutex<State>,
     done: Condvar,
     stats: Mutex<CacheStats>,
+    /// Whether refresh points are drawn (always, but in `bench/fleet.sh`'s "before" arm).
+    jitter: AtomicBool,
 }
 
 enum Look {
@@ -164,7 +169,15 @@ impl Cache {
             state: Mutex::new(State::default()),
             done: Condvar::new(),
             stats: Mutex::new(CacheStats::default()),
+            jitter: AtomicBool::new(true),
         }
+    }
+
+    /// Off: every token is refreshed at the rule's point, as before the jitter (the fleet
+    /// benchmark's "before" arm). Takes effect from the next token.
+    #[cfg(any(test, feature = "bench"))]
+    pub fn set_jitter(&self, on: bool) {
+        self.jitter.store(on, Ordering::Relaxed);
     }
 
     pub fn stats(&self) -> CacheStats {
@@ -294,7 +307,12 @@ impl Cache {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .last_success = Some(SystemTime::now());
-                let e = entry(token, started, ttl, crate::time::jitter());
+                let draw = if self.jitter.load(Ordering::Relaxed) {
+                    crate::time::jitter()
+                } else {
+                    0
+                };
+                let e = entry(token, started, ttl, draw);
                 let token = e.token.clone();
                 for stripe in &self.fresh {
                     *stripe.0.write().unwrap_or_else(|p| p.into_inner()) = Some(Fresh {
@@ -386,9 +404,7 @@ fn later(t: Instant, d: Duration) -> Instant {
 pub(crate) fn retry_wait(failures: u32, retry_after: Option<Duration>, draw: u64) -> Duration {
     let backoff = crate::time::backoff(failures, FIRST_BACKOFF, MAX_BACKOFF);
     let base = retry_after.map_or(backoff, |r| r.min(MAX_RETRY_AFTER).max(backoff));
-    // base <= 10 min: its milliseconds fit a u64.
-    let quarter = u64::try_from((base / 4).as_millis()).unwrap_or(0);
-    base + Duration::from_millis(draw % (quarter + 1))
+    crate::time::plus_up_to_a_quarter(base, draw)
 }
 
 /// The refresh point of a token of lifetime `ttl`: the rule's `stale` moved earlier by
@@ -540,6 +556,100 @@ mod tests {
     }
 
     #[test]
+    fn the_drawn_point_is_never_later_than_the_rule_nor_inside_the_expiry_margin() {
+        let ms = Duration::from_millis;
+        // Every lifetime from 1 s to 200 s (around the 80 s edge), then long ones, each with
+        // the window's extremes and draws from the process's source.
+        let ttls = (1..=200).map(Duration::from_secs).chain([
+            ms(79_999),
+            ms(80_001),
+            Duration::from_secs(86_400),
+        ]);
+        for ttl in ttls {
+            let (stale, expired) = timeline(ttl);
+            let draws = [0, 1, u64::MAX, u64::MAX / 2].into_iter();
+            for draw in draws.chain((0..200).map(|_| crate::time::jitter())) {
+                let p = jittered_stale(ttl, draw);
+                assert!(
+                    p <= stale,
+                    "ttl {ttl:?}: {p:?} later than the rule's {stale:?}"
+                );
+                assert!(p <= expired, "ttl {ttl:?}: {p:?} inside the expiry margin");
+                if ttl >= EXPIRY_MARGIN * 2 {
+                    assert!(ttl - p >= EXPIRY_MARGIN, "ttl {ttl:?}: {p:?}");
+                    assert!(
+                        p >= stale - stale / 5,
+                        "ttl {ttl:?}: {p:?} before the window"
+                    );
+                } else {
+                    assert_eq!(p, ttl / 2, "short-lived: the half-life rule");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_new_token_draws_its_own_refresh_point_and_jitter_off_is_the_rule() {
+        for jitter in [true, false] {
+            let c = Cache::new();
+            c.set_jitter(jitter);
+            let clock = Clock::new();
+            let now = || clock.now();
+            let mut offsets = Vec::new();
+            let mut t = 0;
+            for i in 0..50 {
+                clock.set(t);
+                let fetched = c.get(&now, || Ok((tok(&format!("t{i}")), HOUR))).unwrap();
+                assert_eq!(fetched.access_token(), format!("t{i}"));
+                let stale_at = c.lock().entry.as_ref().unwrap().stale_at.unwrap();
+                let offset = stale_at - clock.now();
+                offsets.push(offset);
+                // The next caller after that point leads the next refresh (whole seconds).
+                t += offset.as_secs() + 1;
+            }
+            assert_eq!(c.stats().refreshes, 50);
+            let s = Duration::from_secs;
+            if jitter {
+                assert!(offsets.iter().all(|o| (s(1920)..=s(2400)).contains(o)));
+                let mut distinct = offsets.clone();
+                distinct.sort();
+                distinct.dedup();
+                assert!(distinct.len() >= 45, "re-drawn per token: {offsets:?}");
+            } else {
+                assert!(offsets.iter().all(|o| *o == s(2400)), "{offsets:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_refused_refresh_waits_the_bounded_retry_after_plus_jitter_serving_the_valid_token() {
+        let c = Cache::new();
+        let clock = Clock::new();
+        let now = || clock.now();
+        let day = Some(Duration::from_secs(86_400));
+        c.get(&now, || Ok((tok("a"), day))).unwrap();
+        let refused = || {
+            Err(
+                Error::http(ErrorKind::Transient, "HTTP 429: slow down", 429, None, None)
+                    .with_retry_after(Some(Duration::from_secs(3600))),
+            )
+        };
+        // Past the latest refresh point (20 min before expiry): refused, the token still served.
+        let stale = 86_400 - 1200;
+        clock.set(stale);
+        assert_eq!(c.get(&now, refused).unwrap().access_token(), "a");
+        // An hour's Retry-After is honoured up to 10 minutes ...
+        clock.set(stale + 599);
+        let t = c.get(&now, || panic!("within the bounded Retry-After"));
+        assert_eq!(t.unwrap().access_token(), "a");
+        // ... plus at most a quarter of jitter: tried again by 12.5 minutes.
+        clock.set(stale + 751);
+        let t = c.get(&now, || Ok((tok("b"), day))).unwrap();
+        assert_eq!(t.access_token(), "b");
+        assert_eq!((c.stats().refreshes, c.stats().failures), (3, 1));
+    }
+
+    #[test]
     fn retry_waits_at_least_retry_after_bounded_plus_jitter() {
         let s = Duration::from_secs;
         // No Retry-After: the backoff (1 s doubling to 60 s) plus up to a quarter.
@@ -559,6 +669,15 @@ mod tests {
             let w = retry_wait(u32::MAX, Some(Duration::MAX), crate::time::jitter());
             assert!(w <= MAX_RETRY_AFTER + MAX_RETRY_AFTER / 4, "{w:?}");
         }
+        // The jitter spreads a fleet refused in the same second over the quarter.
+        let waits: Vec<Duration> = (0..1000)
+            .map(|_| retry_wait(1, Some(s(30)), crate::time::jitter()))
+            .collect();
+        let (lo, hi) = (waits.iter().min().unwrap(), waits.iter().max().unwrap());
+        assert!(
+            *lo < s(31) && *hi > Duration::from_millis(36_500),
+            "{lo:?}..{hi:?}"
+        );
     }
 
     #[test]

@@ -169,6 +169,16 @@ impl Client {
         )
     }
 
+    /// `bench/fleet.sh`'s "before" arm: this client refreshes every token at the SDKs' rule
+    /// point, `expiry - min(ttl/2, 20 min)`, with no jitter, as dbtoken did before. Not an
+    /// API: compiled only with the `bench` feature.
+    #[cfg(feature = "bench")]
+    #[doc(hidden)]
+    pub fn without_refresh_jitter(self) -> Client {
+        self.inner.cache.set_jitter(false);
+        self
+    }
+
     /// Refresh counters of this client's cache and the state of its token (for health checks
     /// and metrics; never the token itself).
     pub fn stats(&self) -> CacheStats {

@@ -4,7 +4,8 @@
 //! `ca_bundle`), proxy from the environment (never for loopback), timeouts, no redirects,
 //! a cap on response bodies, `User-Agent: dbtoken/<version>`, `http://` only for loopback,
 //! and retries of 429/500/502/503/504 and transport errors with jittered exponential
-//! backoff that honours `Retry-After` within an overall deadline.
+//! backoff that honours `Retry-After` (plus up to a quarter more, so a fleet refused in one
+//! second does not retry in one second) within an overall deadline.
 //!
 //! One [`Deadline`] (`retry_timeout_seconds`) covers a whole token acquisition: every
 //! discovery GET and the token POST with its retries draw from it, so a silent server costs
@@ -230,10 +231,9 @@ impl Http {
                 .map_err(|e| transport(url, e))
                 .and_then(|r| read_reply(url, r, attempt));
             let (wait, result) = match outcome {
-                Ok(reply) if is_retryable(reply.status) => (
-                    reply.retry_after.unwrap_or_else(|| backoff(attempt)),
-                    Ok(reply),
-                ),
+                Ok(reply) if is_retryable(reply.status) => {
+                    (retry_wait(reply.retry_after, attempt), Ok(reply))
+                }
                 Err(e) if e.kind() == ErrorKind::Transient && e.http_status().is_none() => {
                     (backoff(attempt), Err(e))
                 }
@@ -279,6 +279,15 @@ fn percent_encode(s: &str, out: &mut String) {
 
 fn is_retryable(status: u16) -> bool {
     matches!(status, 429 | 500 | 502 | 503 | 504)
+}
+
+/// The wait before retrying a retryable answer: its `Retry-After` plus up to a quarter more,
+/// else the backoff.
+fn retry_wait(retry_after: Option<Duration>, attempt: u32) -> Duration {
+    retry_after.map_or_else(
+        || backoff(attempt),
+        |r| crate::time::plus_up_to_a_quarter(r, crate::time::jitter()),
+    )
 }
 
 /// Exponential backoff from 250 ms, capped at 10 s, with "equal jitter".
@@ -574,5 +583,25 @@ mod tests {
             Some(Duration::from_secs(3600))
         );
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+    }
+
+    #[test]
+    fn a_retry_after_is_waited_plus_up_to_a_quarter_spread_over_a_fleet() {
+        let s = Duration::from_secs;
+        let waits: Vec<Duration> = (0..1000).map(|_| retry_wait(Some(s(2)), 1)).collect();
+        assert!(
+            waits
+                .iter()
+                .all(|w| (s(2)..=Duration::from_millis(2500)).contains(w))
+        );
+        let (lo, hi) = (waits.iter().min().unwrap(), waits.iter().max().unwrap());
+        assert!(
+            *lo < Duration::from_millis(2050) && *hi > Duration::from_millis(2450),
+            "{lo:?}..{hi:?}: not spread"
+        );
+        // Bounded: the longest Retry-After parse_retry_after passes, an hour, stays finite.
+        assert!(retry_wait(parse_retry_after("99999"), 1) <= s(4500));
+        // Without Retry-After: the backoff.
+        assert!(retry_wait(None, 1) <= Duration::from_millis(250));
     }
 }

@@ -34,6 +34,15 @@ pub(crate) fn backoff(attempt: u32, first: Duration, cap: Duration) -> Duration 
         .min(cap)
 }
 
+/// `base` plus up to a quarter more, chosen by `draw` (from [`jitter`]): what a server's
+/// `Retry-After` is stretched by, in HTTP retries and before the cache's next refresh attempt,
+/// so that a fleet refused in the same second does not come back in the same second.
+pub(crate) fn plus_up_to_a_quarter(base: Duration, draw: u64) -> Duration {
+    // A quarter of any Duration in milliseconds fits a u64 but for absurd ones; `% (q + 1)` <= q.
+    let quarter = u64::try_from((base / 4).as_millis()).unwrap_or(u64::MAX - 1);
+    base.saturating_add(Duration::from_millis(draw % (quarter + 1)))
+}
+
 /// `2026-11-28T14:30:00Z` for a Unix time (proleptic Gregorian, UTC).
 pub(crate) fn rfc3339(unix: i64) -> String {
     let days = unix.div_euclid(86_400);
@@ -83,5 +92,14 @@ mod tests {
         assert_eq!(backoff(3, s(1), s(60)), s(4));
         assert_eq!(backoff(7, s(1), s(60)), s(60));
         assert_eq!(backoff(0, s(1), s(60)), s(1));
+        let ms = Duration::from_millis;
+        assert_eq!(plus_up_to_a_quarter(s(1), 0), s(1));
+        assert_eq!(plus_up_to_a_quarter(s(1), 250), ms(1250));
+        assert_eq!(plus_up_to_a_quarter(s(1), 251), s(1));
+        assert_eq!(
+            plus_up_to_a_quarter(Duration::ZERO, u64::MAX),
+            Duration::ZERO
+        );
+        assert_eq!(plus_up_to_a_quarter(Duration::MAX, u64::MAX), Duration::MAX);
     }
 }

@@ -8,7 +8,9 @@
 # in an empty root), the static binary in an empty root, the real Databricks SDKs against
 # `dbtoken serve`, the sidecars' /metrics read by the Prometheus Python client, a bounded run
 # of each fuzz target, the release artifacts of scripts/dist.sh (x86_64 and aarch64 under
-# qemu) and a reproducibility check. Any failure stops it with a non-zero exit.
+# qemu), a reproducibility check and a small run of the fleet simulation (the refresh rule
+# before and after the jitter, against a rate-limited mock). Any failure stops it with a
+# non-zero exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -80,4 +82,8 @@ echo "== Kubernetes injector: go vet and go test (injector/), then a real kube-a
 (cd injector && go vet ./... && go test ./...)
 bash tests/k8s/run.sh
 
-echo "all: 15 passed, 0 failed"
+echo "== the fleet simulation, small: 200 clients per refresh rule, 90 s tokens, 2 refresh cycles (bench/fleet.sh --check)"
+cargo test --quiet --features bench --example fleet
+CLIENTS=200 TTL=90 CYCLES=2 bash bench/fleet.sh --check
+
+echo "all: 16 passed, 0 failed"

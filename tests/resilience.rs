@@ -66,6 +66,29 @@ fn retry_after_beyond_the_deadline_gives_up_at_once() {
 }
 
 #[test]
+fn a_rate_limited_exchange_waits_out_retry_after_and_gets_its_token() {
+    let m = MockServer::start();
+    // One exchange every two seconds, one at a time.
+    m.set_rate_limit(Some(mock::RateLimit::new(0.5, 1).unwrap()));
+    let (a, b) = (client(&m, "limited-a", &[]), client(&m, "limited-b", &[]));
+    assert!(m.is_issued(a.token().unwrap().access_token()));
+    // The bucket is empty: b is refused with Retry-After: 2 (or 1 if it came late), waits it
+    // (plus up to a quarter) and gets its token on the retry; the caller never sees the 429.
+    assert!(m.is_issued(b.token().unwrap().access_token()));
+    let ex = m.exchanges();
+    let statuses: Vec<u16> = ex.iter().map(|e| e.status).collect();
+    assert_eq!(statuses, [200, 429, 200]);
+    // Retried no sooner than the bucket refilled: two seconds after the first exchange.
+    let waited = ex[2].at - ex[0].at;
+    assert!(waited >= Duration::from_secs(2), "retried after {waited:?}");
+    assert_eq!(
+        b.stats().failures,
+        0,
+        "retried within the request, not a failed refresh"
+    );
+}
+
+#[test]
 fn bad_request_is_not_retried_and_its_description_is_surfaced() {
     let m = MockServer::start();
     m.set_policy(

@@ -55,7 +55,9 @@ pub(crate) fn route(
             job,
             "oidctoken",
         ] if want("POST") => azure_devops(req, config, [project, hub, plan, job]),
-        [tenant, "oauth2", "token"] if want("POST") => entra_v1(shared, req, config, tenant),
+        [tenant, "oauth2", "token"] if want("POST") => {
+            crate::limit::exchange(shared, || entra_v1(shared, req, config, tenant))
+        }
         ["metadata", "identity", "oauth2", "token"] if want("GET") => imds(shared, req),
         ["msi", "token"] if want("GET") => app_service(shared, req),
         ["github", "idtoken"]

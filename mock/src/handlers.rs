@@ -210,7 +210,7 @@ fn route(shared: &Shared, req: &Request) -> Response {
             if !want("POST") {
                 return method_not_allowed(req);
             }
-            databricks_token(shared, req, &config)
+            crate::limit::exchange(shared, || databricks_token(shared, req, &config))
         }
         ["oidc", "accounts", aid, "v1", "token"] => {
             if !want("POST") {
@@ -219,13 +219,13 @@ fn route(shared: &Shared, req: &Request) -> Response {
             if *aid != ACCOUNT_ID {
                 return not_found(&req.path);
             }
-            databricks_token(shared, req, &config)
+            crate::limit::exchange(shared, || databricks_token(shared, req, &config))
         }
         [tenant, "oauth2", "v2.0", "token"] => {
             if !want("POST") {
                 return method_not_allowed(req);
             }
-            entra_token(shared, req, &config, tenant)
+            crate::limit::exchange(shared, || entra_token(shared, req, &config, tenant))
         }
         ["api", "2.0", "preview", "scim", "v2", "Me"] => {
             if !want("GET") {
@@ -720,6 +720,7 @@ fn control(shared: &Shared, req: &Request) -> Response {
                 .collect();
             Response::json(200, &json!({"total": st.total, "requests": requests}))
         }
+        ("GET", "/_mock/exchanges") => exchanges(shared),
         ("POST", "/_mock/reset") => {
             shared.lock().reset();
             ok()
@@ -735,11 +736,63 @@ fn control(shared: &Shared, req: &Request) -> Response {
             Ok(()) => ok(),
             Err(msg) => bad(msg),
         },
-        (_, "/_mock/stats" | "/_mock/reset" | "/_mock/fault" | "/_mock/config") => {
-            method_not_allowed(req)
-        }
+        (
+            _,
+            "/_mock/stats" | "/_mock/exchanges" | "/_mock/reset" | "/_mock/fault" | "/_mock/config",
+        ) => method_not_allowed(req),
         _ => not_found(&req.path),
     }
+}
+
+/// `GET /_mock/exchanges`: the rate limit, every token-endpoint exchange (Unix milliseconds
+/// of its arrival, status) and the counts per Unix second from the first one.
+fn exchanges(shared: &Shared) -> Response {
+    let (ex, limit) = {
+        let st = shared.lock();
+        (st.exchanges_by_arrival(), st.config.rate_limit)
+    };
+    let (base_instant, base_wall) = shared.started;
+    let unix_ms = |at: Instant| {
+        let wall = match at.checked_duration_since(base_instant) {
+            Some(d) => base_wall.checked_add(d),
+            None => base_wall.checked_sub(base_instant.saturating_duration_since(at)),
+        };
+        wall.and_then(|w| w.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    };
+    let list: Vec<Value> = ex
+        .iter()
+        .map(|e| json!({"unix_ms": unix_ms(e.at), "status": e.status}))
+        .collect();
+    // Seconds aligned on the Unix clock: counted from the whole second of the first exchange.
+    let seconds: Vec<Value> = match ex.first() {
+        None => Vec::new(),
+        Some(first) => {
+            let ms = unix_ms(first.at);
+            let origin = first
+                .at
+                .checked_sub(Duration::from_millis(ms % 1000))
+                .unwrap_or(first.at);
+            crate::limit::per_second(&ex, origin)
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    json!({"unix": ms / 1000 + i as u64, "requests": s.requests, "refused": s.refused})
+                })
+                .collect()
+        }
+    };
+    let refused = ex.iter().filter(|e| e.status == 429).count();
+    Response::json(
+        200,
+        &json!({
+            "rate_limit": limit.map(|l| json!({"per_second": l.per_second(), "burst": l.burst()})),
+            "total": ex.len(),
+            "refused": refused,
+            "exchanges": list,
+            "per_second": seconds,
+        }),
+    )
 }
 
 fn json_object(body: &[u8]) -> Result<Map<String, Value>, String> {
@@ -805,6 +858,7 @@ fn apply_config(shared: &Shared, body: &[u8]) -> Result<(), String> {
     // Validate everything before applying anything (all under one lock).
     let mut st = shared.lock();
     let mut config = st.config.clone();
+    let mut rate_limit = None;
     for (k, v) in &m {
         let boolean = || v.as_bool().ok_or(format!("'{k}' must be a boolean"));
         let string = || {
@@ -824,11 +878,43 @@ fn apply_config(shared: &Shared, body: &[u8]) -> Result<(), String> {
             "audience" => config.audience = string()?,
             "subject" => config.subject = string()?,
             "sp_client_id" => config.sp_client_id = string()?,
+            "rate_limit" => rate_limit = Some(parse_rate_limit(v)?),
             other => return Err(format!("unknown config field '{other}'")),
         }
     }
     st.config = config;
+    if let Some(limit) = rate_limit {
+        st.set_rate_limit(limit);
+    }
     Ok(())
+}
+
+/// `{"per_second": R, "burst": N}` (R may be a fraction; the burst defaults to a second's
+/// worth) or `null` (no limit).
+fn parse_rate_limit(v: &Value) -> Result<Option<crate::RateLimit>, String> {
+    let m = match v {
+        Value::Null => return Ok(None),
+        Value::Object(m) => m,
+        _ => return Err("'rate_limit' must be an object or null".to_string()),
+    };
+    if let Some(k) = m
+        .keys()
+        .find(|k| !["per_second", "burst"].contains(&k.as_str()))
+    {
+        return Err(format!("unknown rate_limit field '{k}'"));
+    }
+    let per_second = m
+        .get("per_second")
+        .ok_or("'rate_limit.per_second' is required")?
+        .as_f64()
+        .ok_or("'rate_limit.per_second' must be a number")?;
+    let burst = match m.get("burst") {
+        None => crate::RateLimit::default_burst(per_second),
+        Some(v) => v
+            .as_u64()
+            .ok_or("'rate_limit.burst' must be a positive integer")?,
+    };
+    crate::RateLimit::new(per_second, burst).map(Some)
 }
 
 #[cfg(test)]

@@ -2,13 +2,15 @@
 //! discovery, OAuth M2M and the Microsoft Entra ID token endpoint.
 //!
 //! Test support only: strict about what clients send, records every request,
-//! and can inject faults per path. See `MockServer`.
+//! and can inject faults per path. See `MockServer`. The token endpoints can be
+//! rate-limited, and every exchange is recorded with its instant (see `limit`).
 
 mod ci_oidc;
 mod handlers;
 mod http;
 mod issuer;
 mod jwt;
+mod limit;
 mod tls;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -25,6 +27,7 @@ pub use ci_oidc::{
 };
 pub use issuer::{Alg, ES256_KID, ISSUER_PATH, RS256_KID};
 pub use jwt::{azure_jwt, jwt, workload_jwt};
+pub use limit::{Exchange, MAX_RATE, MIN_RATE, RateLimit, Second, per_second};
 
 /// Databricks account id served by the mock (and default federation policy audience).
 pub const ACCOUNT_ID: &str = "7f4a1c2e-0000-4000-8000-00000000acc7";
@@ -53,6 +56,8 @@ pub const AZURE_DATABRICKS_SCOPE: &str = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.
 const MAX_RECORDS: usize = 10_000;
 /// Most recent issued tokens remembered.
 const MAX_ISSUED: usize = 100_000;
+/// Most recent token-endpoint exchanges kept (24 MB at most; counts are never capped).
+const MAX_EXCHANGES: usize = 1_000_000;
 
 /// One request as the mock saw it.
 #[derive(Clone, Debug)]
@@ -149,6 +154,8 @@ pub(crate) struct Config {
     pub sp_client_id: String,
     /// `token_federation_default_oidc_audiences` of `databricks-config` (absent when empty).
     pub default_audiences: Vec<String>,
+    /// The token endpoints' rate limit (`None`: unlimited).
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl Default for Config {
@@ -162,6 +169,7 @@ impl Default for Config {
             subject: SUBJECT.to_string(),
             sp_client_id: SP_CLIENT_ID.to_string(),
             default_audiences: Vec::new(),
+            rate_limit: None,
         }
     }
 }
@@ -184,6 +192,9 @@ pub(crate) struct State {
     pub faults: HashMap<String, VecDeque<Fault>>,
     pub issued: HashMap<String, Issued>,
     pub issued_order: VecDeque<String>,
+    /// The rate limit's bucket; `None` is a full one (no request since the limit was set).
+    pub bucket: Option<limit::Bucket>,
+    pub exchanges: VecDeque<Exchange>,
 }
 
 impl State {
@@ -224,6 +235,37 @@ impl State {
         self.total = 0;
         self.records.clear();
         self.faults.clear();
+        self.bucket = None;
+        self.exchanges.clear();
+    }
+
+    /// Set the token endpoints' rate limit; the bucket starts full.
+    pub(crate) fn set_rate_limit(&mut self, limit: Option<RateLimit>) {
+        self.config.rate_limit = limit;
+        self.bucket = None;
+    }
+
+    /// `None` when a request arriving `at` may pass; else the limit and the wait until one may.
+    pub(crate) fn admit(&mut self, at: Instant) -> Option<(RateLimit, Duration)> {
+        let limit = self.config.rate_limit?;
+        let bucket = self
+            .bucket
+            .get_or_insert_with(|| limit::Bucket::full(limit, at));
+        bucket.take(limit, at).err().map(|wait| (limit, wait))
+    }
+
+    /// The recorded exchanges sorted by arrival (they are recorded when answered).
+    pub(crate) fn exchanges_by_arrival(&self) -> Vec<Exchange> {
+        let mut v: Vec<Exchange> = self.exchanges.iter().copied().collect();
+        v.sort_by_key(|e| e.at);
+        v
+    }
+
+    pub(crate) fn record_exchange(&mut self, e: Exchange) {
+        if self.exchanges.len() >= MAX_EXCHANGES {
+            self.exchanges.pop_front();
+        }
+        self.exchanges.push_back(e);
     }
 
     pub(crate) fn remember(&mut self, token: String, issued: Issued) {
@@ -248,6 +290,8 @@ pub(crate) struct Shared {
     pub shutdown: AtomicBool,
     pub tls: Arc<rustls::ServerConfig>,
     pub port: u16,
+    /// When the server started, on both clocks (to give exchange instants as Unix time).
+    pub started: (Instant, std::time::SystemTime),
     pub token_counter: AtomicU64,
     pub issuer_keys: issuer::Keys,
 }
@@ -306,6 +350,7 @@ impl MockServer {
             shutdown: AtomicBool::new(false),
             tls: tls.config,
             port,
+            started: (Instant::now(), std::time::SystemTime::now()),
             token_counter: AtomicU64::new(0),
             issuer_keys: issuer::Keys::new()
                 .unwrap_or_else(|e| panic!("dbtoken-mock: issuer keys: {e}")),
@@ -415,6 +460,25 @@ impl MockServer {
         st.defaults.token_ttl = secs;
     }
 
+    /// Rate-limit the token endpoints (one bucket for all of them; see [`RateLimit`]), or
+    /// lift the limit with `None`. The bucket starts full.
+    pub fn set_rate_limit(&self, limit: Option<RateLimit>) {
+        self.shared.lock().set_rate_limit(limit);
+    }
+
+    /// Like `set_rate_limit`, and also the limit `reset()` restores.
+    pub fn set_default_rate_limit(&self, limit: Option<RateLimit>) {
+        let mut st = self.shared.lock();
+        st.set_rate_limit(limit);
+        st.defaults.rate_limit = limit;
+    }
+
+    /// Every request to a token endpoint since start/reset (the most recent 1,000,000), in
+    /// arrival order, with the status it got (429: refused by the rate limit).
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        self.shared.lock().exchanges_by_arrival()
+    }
+
     /// Enable/disable `/.well-known/databricks-config` and the oauth-authorization-server documents.
     pub fn set_discovery(&self, databricks_config: bool, oauth_discovery: bool) {
         let mut st = self.shared.lock();
@@ -441,8 +505,8 @@ impl MockServer {
         self.shared.lock().is_valid(token)
     }
 
-    /// Clear counts, records and faults; restore the default config.
-    /// Issued tokens stay valid.
+    /// Clear counts, records, exchanges and faults; restore the default config (the rate
+    /// limit's bucket starts full). Issued tokens stay valid.
     pub fn reset(&self) {
         self.shared.lock().reset();
     }

@@ -4,11 +4,16 @@ use std::io::{Read, Write};
 use std::process::exit;
 
 const USAGE: &str = "usage: dbtoken-mock [--port N] [--ca-out PATH] [--jwt-out PATH] \
-[--azure-jwt-out PATH] [--token-ttl SECS] [--exit-on-stdin-eof]
+[--azure-jwt-out PATH] [--token-ttl SECS] [--rate-limit PER_SECOND [--rate-burst N]] \
+[--exit-on-stdin-eof]
 
 Serves loopback HTTPS on 127.0.0.1 and prints one JSON line with url, accounts_url,
 ca_file and the ids the mock accepts. Runs until killed, or until stdin reaches EOF
-with --exit-on-stdin-eof.";
+with --exit-on-stdin-eof.
+
+--rate-limit puts one token bucket in front of every token endpoint: bursts of up to
+--rate-burst requests (default: a second's worth), refilled at PER_SECOND (0.01 to
+1000000; 0.5 is one every two seconds); past it, 429 with Retry-After. GET /_mock/exchanges lists every token request with its time and status.";
 
 fn die(msg: &str) -> ! {
     eprintln!("dbtoken-mock: {msg}\n{USAGE}");
@@ -28,6 +33,8 @@ fn main() {
     let mut jwt_out = None;
     let mut azure_jwt_out = None;
     let mut token_ttl = None;
+    let mut rate = None;
+    let mut burst = None;
     let mut exit_on_eof = false;
 
     let mut args = std::env::args().skip(1);
@@ -54,6 +61,20 @@ fn main() {
                         .unwrap_or_else(|_| die("bad --token-ttl")),
                 )
             }
+            "--rate-limit" => {
+                rate = Some(
+                    value()
+                        .parse::<f64>()
+                        .unwrap_or_else(|_| die("bad --rate-limit")),
+                )
+            }
+            "--rate-burst" => {
+                burst = Some(
+                    value()
+                        .parse::<u64>()
+                        .unwrap_or_else(|_| die("bad --rate-burst")),
+                )
+            }
             "--exit-on-stdin-eof" => exit_on_eof = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -63,9 +84,21 @@ fn main() {
         }
     }
 
+    let limit = match (rate, burst) {
+        (None, None) => None,
+        (None, Some(_)) => die("--rate-burst needs --rate-limit"),
+        (Some(r), b) => Some(
+            dbtoken_mock::RateLimit::new(r, b.unwrap_or(dbtoken_mock::RateLimit::default_burst(r)))
+                .unwrap_or_else(|e| die(&format!("bad --rate-limit/--rate-burst: {e}"))),
+        ),
+    };
+
     let server = dbtoken_mock::MockServer::start_on(port);
     if let Some(ttl) = token_ttl {
         server.set_default_token_ttl(ttl);
+    }
+    if limit.is_some() {
+        server.set_default_rate_limit(limit);
     }
     let ca_file = match &ca_out {
         Some(path) => {

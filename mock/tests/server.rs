@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use dbtoken_mock::{
     ACCOUNT_ID, AZURE_CLIENT_ID, AZURE_TENANT_ID, Fault, FaultBody, M2M_CLIENT_ID, M2M_SECRET,
-    MockServer, SP_CLIENT_ID, azure_jwt, workload_jwt,
+    MockServer, RateLimit, SP_CLIENT_ID, azure_jwt, workload_jwt,
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -526,4 +526,162 @@ fn delay_and_truncated_faults() {
     assert!(raw.contains("Content-Length: 200"));
     assert_eq!(raw.split_once("\r\n\r\n").unwrap().1.len(), 20);
     assert_eq!(server.count("/oidc/v1/token"), 1);
+}
+
+/// `Retry-After` of a reply, if any.
+fn retry_after(r: &Reply) -> Option<&str> {
+    r.head
+        .lines()
+        .find_map(|l| l.strip_prefix("Retry-After: "))
+        .map(str::trim)
+}
+
+#[test]
+fn rate_limit_lets_a_burst_through_then_429_with_retry_after_then_refills() {
+    let server = MockServer::start();
+    // One bucket for every token endpoint: bursts of 3, one more per second.
+    server.set_rate_limit(Some(RateLimit::new(1.0, 3).unwrap()));
+    let jwt = workload_jwt(600);
+    let paths = [
+        "/oidc/v1/token",
+        &format!("/oidc/accounts/{ACCOUNT_ID}/v1/token"),
+    ];
+    let started = std::time::Instant::now();
+    let mut admitted = 0;
+    let refused = loop {
+        let r = exchange(&server, paths[admitted % 2], &jwt);
+        if r.status == 429 {
+            break r;
+        }
+        assert_eq!(r.status, 200, "{}", r.body);
+        admitted += 1;
+        assert!(admitted < 100, "never refused");
+    };
+    // The burst, plus what the bucket refilled while those requests ran (slow machines).
+    let refill = started.elapsed().as_secs() as usize + 1;
+    assert!(
+        (3..=3 + refill).contains(&admitted),
+        "{admitted} admitted before the first 429"
+    );
+    assert_eq!(retry_after(&refused), Some("1"), "{}", refused.head);
+    let body = refused.json();
+    assert_eq!(body["error"], "temporarily_unavailable");
+    let why = body["error_description"].as_str().unwrap();
+    assert!(why.contains("1 per second") && why.contains("3"), "{why}");
+    // Refused before being looked at: even a request with no form is a 429 now.
+    let r = send(&server, "127.0.0.1", "POST", "/oidc/v1/token", &[], "");
+    assert_eq!(r.status, 429);
+    // Other endpoints are not limited.
+    let r = send(
+        &server,
+        "127.0.0.1",
+        "GET",
+        "/.well-known/databricks-config",
+        &[],
+        "",
+    );
+    assert_eq!(r.status, 200);
+
+    // After Retry-After the bucket holds a request again.
+    std::thread::sleep(Duration::from_millis(1100));
+    let r = exchange(&server, "/oidc/v1/token", &jwt);
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // Every token request recorded in arrival order with its status, 429s included.
+    let ex = server.exchanges();
+    let statuses: Vec<u16> = ex.iter().map(|e| e.status).collect();
+    let mut want = vec![200; admitted];
+    want.extend([429, 429, 200]);
+    assert_eq!(statuses, want);
+    assert!(ex.windows(2).all(|w| w[0].at <= w[1].at));
+    let seconds = dbtoken_mock::per_second(&ex, ex[0].at);
+    assert_eq!(seconds.iter().map(|s| s.requests).sum::<usize>(), ex.len());
+    assert_eq!(seconds.iter().map(|s| s.refused).sum::<usize>(), 2);
+
+    // The same over HTTP, for scripts.
+    let j = send(&server, "127.0.0.1", "GET", "/_mock/exchanges", &[], "").json();
+    assert_eq!(j["rate_limit"]["per_second"].as_f64(), Some(1.0));
+    assert_eq!(j["rate_limit"]["burst"], 3);
+    assert_eq!(j["total"], ex.len());
+    assert_eq!(j["refused"], 2);
+    let list = j["exchanges"].as_array().unwrap();
+    assert_eq!(list.len(), ex.len());
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let first_ms = list[0]["unix_ms"].as_u64().unwrap();
+    assert!(now_ms - first_ms < 60_000, "{first_ms} vs now {now_ms}");
+    let per_second = j["per_second"].as_array().unwrap();
+    assert_eq!(per_second[0]["unix"], first_ms / 1000);
+    let sum = |k: &str| {
+        per_second
+            .iter()
+            .map(|s| s[k].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    assert_eq!((sum("requests"), sum("refused")), (ex.len() as u64, 2));
+}
+
+#[test]
+fn rate_limit_is_set_and_lifted_over_the_control_api() {
+    let server = MockServer::start();
+    let config = |body: &str| send(&server, "127.0.0.1", "POST", "/_mock/config", &[], body);
+    for bad in [
+        r#"{"rate_limit":{"per_second":0}}"#,
+        r#"{"rate_limit":{"per_second":0.001}}"#,
+        r#"{"rate_limit":{"per_second":1,"burst":0}}"#,
+        r#"{"rate_limit":{"per_second":99999999999}}"#,
+        r#"{"rate_limit":{"per_second":-1}}"#,
+        r#"{"rate_limit":{"per_second":"1"}}"#,
+        r#"{"rate_limit":{"per_second":1,"burst":1.5}}"#,
+        r#"{"rate_limit":{"burst":2}}"#,
+        r#"{"rate_limit":{"per_second":1,"bogus":1}}"#,
+        r#"{"rate_limit":5}"#,
+    ] {
+        let r = config(bad);
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+    }
+    let jwt = workload_jwt(600);
+    assert_eq!(exchange(&server, "/oidc/v1/token", &jwt).status, 200);
+    // One every five seconds, the burst a second's worth (1): one request, then refused.
+    assert_eq!(config(r#"{"rate_limit":{"per_second":0.2}}"#).status, 200);
+    assert_eq!(exchange(&server, "/oidc/v1/token", &jwt).status, 200);
+    let r = exchange(&server, "/oidc/v1/token", &jwt);
+    assert_eq!(r.status, 429);
+    let after: u64 = retry_after(&r).unwrap().parse().unwrap();
+    assert!((1..=5).contains(&after), "Retry-After: {after}");
+    // Entra's endpoint shares the bucket.
+    let form = format!(
+        "client_assertion={}&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_id={AZURE_CLIENT_ID}&grant_type=client_credentials&scope=2ff814a6-3304-4ab8-85cb-cd0e6f879c1d%2F.default",
+        azure_jwt(600)
+    );
+    let r = send(
+        &server,
+        "127.0.0.1",
+        "POST",
+        &format!("/{AZURE_TENANT_ID}/oauth2/v2.0/token"),
+        &[FORM],
+        &form,
+    );
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert_eq!(config(r#"{"rate_limit":null}"#).status, 200);
+    assert_eq!(exchange(&server, "/oidc/v1/token", &jwt).status, 200);
+    let j = send(&server, "127.0.0.1", "GET", "/_mock/exchanges", &[], "").json();
+    assert_eq!(j["rate_limit"], Value::Null);
+    assert_eq!(
+        (j["total"].as_u64(), j["refused"].as_u64()),
+        (Some(5), Some(2))
+    );
+
+    // reset() restores the default limit with a full bucket and forgets the exchanges.
+    server.set_default_rate_limit(Some(RateLimit::new(0.2, 2).unwrap()));
+    assert_eq!(config(r#"{"rate_limit":null}"#).status, 200);
+    send(&server, "127.0.0.1", "POST", "/_mock/reset", &[], "");
+    assert!(server.exchanges().is_empty());
+    let statuses: Vec<u16> = (0..3)
+        .map(|_| exchange(&server, "/oidc/v1/token", &jwt).status)
+        .collect();
+    assert_eq!(statuses, [200, 200, 429]);
+    assert_eq!(server.exchanges().len(), 3);
 }
