@@ -30,9 +30,13 @@ work=$(mktemp -d)
 pids=()
 cleanup() {
     local p
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    stop_mock
+    # Under set -e a wait that reports 143 (ended by SIGTERM) would end the cleanup there,
+    # leaving the sidecar, the mock and the API server running.
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
+    # The API server and etcd first: they hold the write end of the mock's stdin (started after
+    # it), and the mock ends only at that pipe's EOF.
     stop_apiserver
+    stop_mock
     rm -rf "$work"
 }
 say "building dbtoken-injector, peer-webhook, dbtoken, dbtoken-mock"
@@ -184,7 +188,9 @@ audience=$(python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); print([v
 mkdir -p "$work/vol/dbtoken-federated-token"
 # What kubelet mounts: a token from the TokenRequest API for the pod's service account and audience.
 kubectl create token etl -n data --audience "$audience" --duration 3600s >"$work/vol/dbtoken-federated-token/token"
-check exec "$work/serve.json" dbtoken --mounts "$work/vol" --pass SSL_CERT_FILE,DATABRICKS_CONFIG_FILE -- \
+# python3 itself in the background (not the check function's subshell): its pid is then the
+# sidecar's once check.py execs it, and the cleanup's kill reaches it.
+python3 tests/k8s/check.py exec "$work/serve.json" dbtoken --mounts "$work/vol" --pass SSL_CERT_FILE,DATABRICKS_CONFIG_FILE -- \
     target/release/dbtoken >"$work/sidecar.out" 2>"$work/sidecar.err" &
 pids+=($!)
 ready=
