@@ -70,6 +70,26 @@ for f in examples/k8s/*.yaml; do
     n=$((n + 1))
 done
 ok "examples/k8s: $n manifests pass server-side validation (strict)"
+# The docs' Kubernetes objects (```yaml,k8s snippets: the injector guide's Deployment and the
+# pod after injection among them), the same way.
+python3 - docs/src "$work/docs-k8s" <<'PY'
+import pathlib, sys
+sys.path.insert(0, "tests/docs")
+import check
+out = pathlib.Path(sys.argv[2])
+out.mkdir()
+for n, (where, lang, attrs, body) in enumerate(check.snippets(sys.argv[1])):
+    if lang == "yaml" and "k8s" in attrs:
+        (out / f"{n}.yaml").write_text(f"# docs/src/{where}\n{body}")
+PY
+n=0
+for f in "$work"/docs-k8s/*.yaml; do
+    kubectl apply --dry-run=server --validate=strict -f "$f" >"$work/dry.out" 2>&1 ||
+        die "$(head -1 "$f" | cut -c3-) fails server-side validation: $(cat "$work/dry.out")"
+    n=$((n + 1))
+done
+[ "$n" -ge 2 ] || die "only $n yaml,k8s snippets in docs/src"
+ok "docs: $n Kubernetes snippets pass server-side validation (strict)"
 
 # Pods as they are stored with no webhook: the baseline for "untouched".
 pod() { # NAME LABELS(yaml map) ANNOTATIONS(yaml map) [NAMESPACE (data)]
