@@ -8,7 +8,8 @@
 #   - the musl C SDK: token_info.c linked fully static with musl-gcc (x86_64; Debian has no
 #     aarch64 musl cross compiler) gets a token;
 #   - the OCI image: its layers unpacked into an empty root run `dbtoken token` as UID 65532;
-# and SHA256SUMS verifies, the SBOM names the version, every artifact name carries it.
+# and SHA256SUMS verifies, the SBOM names the version, every artifact name carries it; then
+# tests/dist/injector.sh: dbtoken-injector's binaries serve TLS, its image runs as UID 65532.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "release: needs root (chroot to run the image as UID 65532; CI runs as root)" >&2; exit 1; }
@@ -117,71 +118,32 @@ for arch in "${arches[@]}"; do
 done
 
 # The OCI image: index -> one manifest per platform -> layers, unpacked into an empty root.
-image="$user/image"
-mkdir -p "$image"
-tar -C "$image" -xf "$DIST/dbtoken-$VERSION-oci.tar"
-python3 - "$image" "$VERSION" >"$user/image.plan" <<'PY'
-import json, sys, os
-root, version = sys.argv[1], sys.argv[2]
-def blob(d):
-    return json.load(open(os.path.join(root, "blobs", *d["digest"].split(":"))))
-top = json.load(open(os.path.join(root, "index.json")))
-[ref] = top["manifests"]
-assert ref["annotations"]["org.opencontainers.image.ref.name"] == version, ref
-index = blob(ref)
-assert index["mediaType"] == "application/vnd.oci.image.index.v1+json", index
-for m in index["manifests"]:
-    p = m["platform"]
-    manifest = blob(m)
-    config = blob(manifest["config"])
-    c = config["config"]
-    assert (config["os"], config["architecture"]) == (p["os"], p["architecture"]), (config, p)
-    assert c["User"] == "65532:65532", c
-    assert c["Entrypoint"] == ["/dbtoken"], c
-    assert c["Labels"]["org.opencontainers.image.version"] == version, c
-    env = " ".join(e for e in c.get("Env", []))
-    layers = " ".join(l["digest"].replace(":", "/") for l in manifest["layers"])
-    print(p["architecture"], c["User"], env, layers, sep="|")
-PY
-chroot=$(command -v chroot)
-declare -A oarch=([x86_64]=amd64 [aarch64]=arm64)
+# shellcheck source=tests/dist/oci.sh
+source tests/dist/oci.sh
+oci_unpack dbtoken "$user/image" || fail "image: see above"
 for arch in "${arches[@]}"; do
-    line=$(grep "^${oarch[$arch]}|" "$user/image.plan") || fail "image: no linux/${oarch[$arch]} manifest"
-    IFS='|' read -r _ uid env layers <<<"$line"
     root="$work/root-$arch"
-    mkdir -p "$root"
-    for layer in $layers; do tar -C "$root" -xzf "$image/blobs/$layer"; done
-    found=$(cd "$root" && find . -type f | sort | tr '\n' ' ')
-    [ "$found" = "./dbtoken ./etc/ssl/certs/ca-certificates.crt " ] || fail "image $arch holds: $found"
+    oci_rootfs "$user/image" "$arch" "$root" || fail "image $arch: see above"
+    [ "$OCI_FILES" = "./dbtoken ./etc/ssl/certs/ca-certificates.crt " ] || fail "image $arch holds: $OCI_FILES"
     cmp -s "$root/dbtoken" "$DIST/dbtoken-$VERSION-$arch-linux-musl" || fail "image $arch: /dbtoken is not the dist binary"
     # What a pod mounts: the projected token (readable by the pod's user) and a CA for the mock
     # (added to the image's SSL_CERT_FILE bundle and the built-in roots).
     install -m 0644 "$DBTOKEN_MOCK_JWT" "$root/token"
     install -m 0644 "$DBTOKEN_MOCK_CA" "$root/mock-ca.pem"
     install -m 0600 "$DBTOKEN_MOCK_JWT" "$root/root-only-token"
-    entry=(/dbtoken)
-    if [ "$arch" != "$(uname -m)" ]; then
-        install -m 0755 "$(command -v "qemu-$arch-static")" "$root/.qemu"
-        entry=(/.qemu /dbtoken)
-    fi
     # in_image TOKEN_FILE ARGS...: the image's environment, the mock's host, the pod's user.
     in_image() {
         local tok=$1
         shift
-        # shellcheck disable=SC2086 # env is the image's "K=V ..." list
-        env -i $env HOME=/ DATABRICKS_HOST="$DBTOKEN_MOCK_URL" DATABRICKS_CA_BUNDLE=/mock-ca.pem \
-            DATABRICKS_OIDC_TOKEN_FILEPATH="$tok" "$chroot" --userspec="$uid" "$root" "${entry[@]}" "$@"
+        # shellcheck disable=SC2086 # OCI_ENV is the image's "K=V ..." list
+        env -i $OCI_ENV HOME=/ DATABRICKS_HOST="$DBTOKEN_MOCK_URL" DATABRICKS_CA_BUNDLE=/mock-ca.pem \
+            DATABRICKS_OIDC_TOKEN_FILEPATH="$tok" "${OCI_EXEC[@]}" "$@"
     }
     token=$(in_image /token token) || fail "image $arch: dbtoken token failed"
     accepted "$token" || fail "image $arch: no token the mock accepts"
     # Proof of the UID: a root-only token file cannot be read.
-    set +e
-    in_image /root-only-token token >/dev/null 2>"$user/uid.err"
-    code=$?
-    set -e
-    [ "$code" = 4 ] && grep -qi 'permission denied' "$user/uid.err" ||
-        fail "image $arch: a root-only file was readable (exit $code: $(cat "$user/uid.err"))"
-    pass "image linux/${oarch[$arch]}: layers hold only /dbtoken and the CA bundle; as UID ${uid%%:*} it gets a token the mock accepts and cannot read a root-only file"
+    why=$(oci_denied 4 in_image /root-only-token token) || fail "image $arch: a root-only file was readable: $why"
+    pass "image linux/$(go_arch "$arch"): layers hold only /dbtoken and the CA bundle; as UID ${OCI_USER%%:*} it gets a token the mock accepts and cannot read a root-only file"
 done
 
 # Checksums, SBOM, versions.
@@ -205,5 +167,8 @@ for dep in ("rustls", "ureq", "ring", "webpki-root-certs"):
 assert "dbtoken-mock" not in names and "serde_json" not in names, "dev-dependencies listed"
 print(f"ok: SBOM: CycloneDX {bom['specVersion']}, dbtoken {top['version']}, {len(names)} components")
 PY
+passed=$((passed + 1))
+# The Kubernetes injector's binaries and image (its own test, on the artifacts built above).
+SKIP_DIST=1 bash tests/dist/injector.sh || fail "the injector's artifacts"
 passed=$((passed + 1))
 echo "release: $passed passed, 0 failed"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Reproducible: the static x86_64 CLI built from this checkout and from a copy of it in another
 # directory (another path length, its own CARGO_TARGET_DIR so every crate is compiled again,
-# another CARGO_HOME) is byte-identical and names none of the build paths.
+# another CARGO_HOME) is byte-identical and names none of the build paths; so are the x86_64
+# dbtoken-injector and its OCI image (another GOCACHE: every Go package compiled again).
 # scripts/dist/common.sh remaps the checkout, the target dir and CARGO_HOME out of the binary
 # and fixes SOURCE_DATE_EPOCH. One arch only: this costs a full build.
 set -euo pipefail
@@ -38,4 +39,24 @@ else
     echo "FAIL: $here and $there differ (sha256 $(sha256sum "$here" "$there" | cut -c1-64 | tr '\n' ' '))" >&2
     exit 1
 fi
-echo "reproducible: 1 passed, 0 failed"
+
+# The injector (Go, scripts/dist/injector.sh): its binary and its OCI image from both checkouts,
+# the copy with its own Go build cache, so every package is compiled again. Both into other
+# target dirs: target/dist keeps its multi-arch artifacts.
+mapfile -t here < <(CARGO_TARGET_DIR="$tmp/here-target" bash scripts/dist/injector.sh)
+mapfile -t there < <(cd "$copy" && CARGO_HOME="$tmp/cargo-home" CARGO_TARGET_DIR="$tmp/target" \
+    GOCACHE="$tmp/gocache" bash scripts/dist/injector.sh)
+[ ${#here[@]} = 2 ] && [ ${#there[@]} = 2 ] || { echo "FAIL: injector.sh printed '${here[*]}' and '${there[*]}'" >&2; exit 1; }
+for i in 0 1; do
+    for bin in "${here[$i]}" "${there[$i]}"; do
+        for path in "$(pwd)" "$copy" "$(go env GOROOT)" "$(go env GOMODCACHE)"; do
+            if strings -n 6 "$bin" | grep -qF "$path/"; then
+                echo "FAIL: $bin names the build path $path" >&2
+                exit 1
+            fi
+        done
+    done
+    cmp "${here[$i]}" "${there[$i]}" || { echo "FAIL: ${here[$i]} and ${there[$i]} differ" >&2; exit 1; }
+    echo "ok: $(basename "${here[$i]}") from both checkouts: identical, sha256 $(sha256sum "${here[$i]}" | cut -c1-64)"
+done
+echo "reproducible: 3 passed, 0 failed"

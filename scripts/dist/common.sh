@@ -37,6 +37,15 @@ rust_triple() {
     echo "$1-unknown-linux-$2"
 }
 
+# Go's GOARCH for ARCH, which is also the OCI platform's architecture (x86_64 -> amd64).
+go_arch() {
+    case "$1" in
+        x86_64) echo amd64 ;;
+        aarch64) echo arm64 ;;
+        *) dist_log "no GOARCH (OCI architecture) for $1"; return 1 ;;
+    esac
+}
+
 cross_prefix() {
     if [ "$1" = "$(uname -m)" ]; then echo ""; else echo "$1-linux-gnu-"; fi
 }
@@ -211,4 +220,55 @@ dist_tar() {
     local dir=$1 out=$2
     tar -C "$(dirname "$dir")" --sort=name --owner=0 --group=0 --numeric-owner \
         --mtime="@$SOURCE_DATE_EPOCH" --format=gnu -cf - "$(basename "$dir")" | gzip -9n >"$out"
+}
+
+# dist_oci_image NAME BINARY [--copy FILE]... [buildah config option]...
+# A multi-arch container image as an OCI image layout archive, built without a daemon by
+# buildah (Debian package; its own storage under target/dist-work, vfs driver, no mounts):
+#   target/dist/NAME-VERSION-oci.tar   index.json (ref VERSION) -> image index, one image per
+#                                      dist_arches (linux/amd64, linux/arm64)
+# Each image is FROM scratch with BINARY (a path in which @ARCH@ stands for each arch) at
+# /NAME, mode 0755, and each --copy FILE at the same path (0644); user 65532:65532, entrypoint
+# /NAME, the version, title and licence labels, plus the remaining buildah config options
+# (--env, --cmd, ...). Timestamps are SOURCE_DATE_EPOCH; the tar is sorted and root-owned, so
+# the same binaries give the same archive. Prints its path.
+dist_oci_image() {
+    local name=$1 binary=$2 copies=() config=() arch oarch bin ctr f
+    shift 2
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --copy) copies+=("$2"); shift 2 ;;
+            *) config+=("$1"); shift ;;
+        esac
+    done
+    command -v buildah >/dev/null || { dist_log "buildah missing (apt-get install buildah)"; return 1; }
+    local work="$DIST_WORK/image-$name"
+    rm -rf "$work" && mkdir -p "$work"
+    bh() { buildah --root "$work/storage" --runroot "$work/run" --storage-driver vfs "$@"; }
+    local list="localhost/$name:$VERSION"
+    bh manifest create "$list" >/dev/null
+    for arch in $(dist_arches); do
+        oarch=$(go_arch "$arch")
+        bin=${binary//@ARCH@/$arch}
+        [ -x "$bin" ] || { dist_log "$name image: $bin missing"; return 1; }
+        ctr=$(bh from --quiet scratch)
+        bh copy --quiet --chown 0:0 --chmod 0755 "$ctr" "$bin" "/$name"
+        for f in "${copies[@]}"; do
+            bh copy --quiet --chown 0:0 --chmod 0644 "$ctr" "$f" "$f"
+        done
+        bh config --os linux --arch "$oarch" --user 65532:65532 --workingdir / \
+            --created-by "scripts/dist.sh" --entrypoint "[\"/$name\"]" \
+            --label "org.opencontainers.image.version=$VERSION" \
+            --label "org.opencontainers.image.title=$name" \
+            --label "org.opencontainers.image.licenses=Apache-2.0" "${config[@]}" "$ctr"
+        bh commit --quiet --format oci --timestamp "$SOURCE_DATE_EPOCH" --rm "$ctr" "$list-$oarch" >/dev/null
+        bh manifest add --os linux --arch "$oarch" "$list" "containers-storage:$list-$oarch" >/dev/null
+    done
+    bh manifest push --quiet --all --format oci "$list" "oci:$work/layout:$VERSION"
+    local out="$DIST/$name-$VERSION-oci.tar"
+    tar -C "$work/layout" --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
+        --format=gnu -cf "$out" .
+    bh rm --all >/dev/null 2>&1 || true
+    rm -rf "$work"
+    echo "$out"
 }

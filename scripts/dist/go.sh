@@ -19,16 +19,8 @@ mkdir -p "$out"
 (cd "$DIST_ROOT/bindings/go" && git ls-files -z . | grep -zv -e '_test\.go$' -e '^link_dev\.go$' -e '/\.gitignore$' -e '^\.gitignore$' |
     xargs -0 cp --parents -t "$out")
 
-goarch() {
-    case "$1" in
-        x86_64) echo amd64 ;;
-        aarch64) echo arm64 ;;
-        *) dist_log "go: no GOARCH for $1"; return 1 ;;
-    esac
-}
-
 for arch in $(dist_arches); do
-    ga=$(goarch "$arch")
+    ga=$(go_arch "$arch")
     gnu="$out/lib/linux_$ga"
     musl="$out/lib/linux_${ga}_musl"
     mkdir -p "$gnu" "$musl"

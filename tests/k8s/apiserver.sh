@@ -89,7 +89,7 @@ KC
 stop_apiserver() {
     local p
     for p in ${K8S_APISERVER_PID:-} ${K8S_ETCD_PID:-}; do
-        kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+        kill "$p" 2>/dev/null && { wait "$p" 2>/dev/null || true; } # 143 (SIGTERM) is no failure
     done
     K8S_APISERVER_PID= K8S_ETCD_PID=
 }

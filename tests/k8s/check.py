@@ -6,6 +6,15 @@ stored container's exact command and environment on this machine.
   check.py same A.json B.json                 same spec apart from names the API server picks
                                               and the order of volumeMounts (see normal())
   check.py show POD.json                      an abridged view (init containers, env, volumes)
+  check.py env POD.json CONTAINER K=V...      the container's env is exactly these, each once
+                                              (V "valueFrom" for a valueFrom entry)
+  check.py jobpod JOB.json                    prints the pod the Job controller would create
+                                              from the stored Job (kube-controller-manager's
+                                              GetPodFromTemplate: generateName, the template's
+                                              labels, a controller ownerReference, the tracking
+                                              finalizer)
+  check.py jobpod-stored POD.json             that pod as stored: still the Job's (restartPolicy
+                                              Never, its labels and owner), the sidecar native
   check.py exec POD.json CONTAINER [--no-args] [--mounts DIR] [--pass VAR,...] -- PROGRAM [ARGS]
       exec PROGRAM with the container's args (unless --no-args) and exactly its env (plus the
       --pass variables from here); with --mounts, a value under a volume's mountPath is
@@ -79,12 +88,19 @@ def injected(mode, pod, azure):
             if any(k.startswith("DATABRICKS_") for k in e):
                 fail(f"{c['name']} is skipped but got {sorted(e)}")
             continue
+        mounts = {m["name"]: (m["mountPath"], m.get("readOnly", False)) for m in c.get("volumeMounts", [])}
         if c["name"] in envc or mode == "env":
             if "DATABRICKS_OIDC_TOKEN_FILEPATH" not in e or "DATABRICKS_AUTH_TYPE" in e:
                 fail(f"{c['name']}: file-oidc variables expected, got {sorted(e)}")
+            want_mount = ("dbtoken-federated-token", os.path.dirname(e["DATABRICKS_OIDC_TOKEN_FILEPATH"]))
         elif mode == "serve":
             if e.get("DATABRICKS_AUTH_TYPE") != "metadata-service" or not e.get("DATABRICKS_METADATA_SERVICE_URL"):
                 fail(f"{c['name']}: metadata-service variables expected, got {sorted(e)}")
+            want_mount = None
+        else:  # write: the token file the sidecar keeps fresh, read-only
+            want_mount = ("dbtoken-token", "/var/run/databricks")
+        if want_mount and mounts.get(want_mount[0]) != (want_mount[1], True):
+            fail(f"{c['name']}: {want_mount[0]} mounted {mounts.get(want_mount[0])}, want read-only at {want_mount[1]}")
         if "DATABRICKS_HOST" not in e:
             fail(f"{c['name']}: no DATABRICKS_HOST")
         if azure and "AZURE_CLIENT_ID" not in e:
@@ -104,6 +120,49 @@ def normal(pod, mount_order=True):
         for c in spec.get("initContainers", []) + spec["containers"]:
             c.get("volumeMounts", []).sort(key=lambda m: m["mountPath"])
     return spec
+
+
+def env_exactly(pod, name, want):
+    c = by_name(pod["spec"].get("initContainers", []) + pod["spec"]["containers"], name)
+    got = [(e["name"], "valueFrom" if "valueFrom" in e else e.get("value")) for e in c.get("env", [])]
+    names = [n for n, _ in got]
+    if len(names) != len(set(names)):
+        fail(f"{name}: a variable is set twice: {names}")
+    expect = dict(w.split("=", 1) for w in want)
+    if dict(got) != expect:
+        fail(f"{name}: env {dict(got)}, want {expect}")
+
+
+def job_pod(job):
+    t = job["spec"]["template"]
+    meta = t.get("metadata", {})
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {
+            "generateName": job["metadata"]["name"] + "-",
+            "namespace": job["metadata"]["namespace"],
+            "labels": meta.get("labels", {}),
+            "annotations": meta.get("annotations", {}),
+            "finalizers": ["batch.kubernetes.io/job-tracking"],
+            "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": job["metadata"]["name"],
+                                 "uid": job["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}],
+        },
+        "spec": t["spec"],
+    }
+
+
+def job_pod_stored(pod):
+    meta, spec = pod["metadata"], pod["spec"]
+    if spec.get("restartPolicy") != "Never":
+        fail(f"the Job's pod has restartPolicy {spec.get('restartPolicy')}")
+    if not meta["labels"].get("batch.kubernetes.io/job-name") or meta["labels"].get("dbtoken.dev/inject") != "true":
+        fail(f"the Job's labels are gone: {meta['labels']}")
+    owner = meta.get("ownerReferences", [{}])[0]
+    if (owner.get("kind"), owner.get("controller")) != ("Job", True):
+        fail(f"owner {owner}")
+    side = by_name(spec["initContainers"], "dbtoken")
+    if side.get("restartPolicy") != "Always":
+        fail("the Job's sidecar is a plain init container: the pod would never start its app")
 
 
 def show(pod):
@@ -162,6 +221,12 @@ def main():
             fail(f"the two orders differ:\n{json.dumps(a)}\n{json.dumps(b)}")
     elif cmd == "show":
         show(load(rest[0]))
+    elif cmd == "env":
+        env_exactly(load(rest[0]), rest[1], rest[2:])
+    elif cmd == "jobpod":
+        print(json.dumps(job_pod(load(rest[0]))))
+    elif cmd == "jobpod-stored":
+        job_pod_stored(load(rest[0]))
     elif cmd == "exec":
         run(rest)
     else:

@@ -30,7 +30,7 @@ def main():
     me = w.current_user.me()
     if me.user_name != "dbtoken-mock-sp":
         fail(f"userName is {me.user_name!r}, want dbtoken-mock-sp")
-    print(f"python sdk: ok ({__version__})")
+    print(f"python sdk: ok ({__version__}): current_user.me() = User(id={me.id!r}, user_name={me.user_name!r}, active={me.active!r})")
 
 
 if __name__ == "__main__":
