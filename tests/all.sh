@@ -8,7 +8,7 @@
 # in an empty root), the static binary in an empty root, the real Databricks SDKs against
 # `dbtoken serve`, the sidecars' /metrics read by the Prometheus Python client, a bounded run
 # of each fuzz target, the release artifacts of scripts/dist.sh (x86_64 and aarch64 under
-# qemu) and a reproducibility check. Any failure stops it with a non-zero exit.
+# qemu; the musl ones on musl's own loader) and a reproducibility check. Any failure stops it with a non-zero exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -76,8 +76,14 @@ bash tests/docs.sh
 echo "== glibc 2.17 floor of the release artifacts (objdump -T)"
 SKIP_DIST=1 bash tests/dist/glibc-floor.sh
 
+# The musl (Alpine) shared libraries: the musllinux wheels' and the jar's linux-ARCH-musl JNI
+# libraries, checked (NEEDED musl's libc alone, no GLIBC_, no DT_RELR) and loaded on musl's own
+# dynamic loader (aarch64 under qemu), each getting a token from the mock.
+echo "== musl artifacts on musl's dynamic loader (x86_64 and aarch64 under qemu)"
+SKIP_DIST=1 bash tests/dist/musl.sh
+
 echo "== Kubernetes injector: go vet and go test (injector/), then a real kube-apiserver (tests/k8s/run.sh)"
 (cd injector && go vet ./... && go test ./...)
 bash tests/k8s/run.sh
 
-echo "all: 15 passed, 0 failed"
+echo "all: 16 passed, 0 failed"

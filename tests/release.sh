@@ -25,14 +25,6 @@ trap 'stop_mock; rm -rf "$work"' EXIT
 passed=0
 pass() { passed=$((passed + 1)); echo "ok: $*"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
-# A token is good when the mock's API accepts it.
-accepted() {
-    local code
-    [ -n "$1" ] || return 1
-    code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$DBTOKEN_MOCK_CA" \
-        -H "Authorization: Bearer $1" "$DBTOKEN_MOCK_URL/api/2.0/preview/scim/v2/Me")
-    [ "$code" = 200 ]
-}
 # How to run an ARCH program here: natively, or under qemu (with the aarch64 glibc sysroot
 # for dynamically linked programs).
 runner() {
@@ -68,7 +60,7 @@ for arch in "${arches[@]}"; do
     [ "$version" = "dbtoken $VERSION" ] || fail "$arch --version: '$version'"
     token=$(env -i HOME="$work" DATABRICKS_HOST="$DBTOKEN_MOCK_URL" SSL_CERT_FILE="$DBTOKEN_MOCK_CA" \
         DATABRICKS_OIDC_TOKEN_FILEPATH="$DBTOKEN_MOCK_JWT" "${run[@]}" "$bin" token)
-    accepted "$token" || fail "$arch static CLI: no token the mock accepts"
+    mock_accepts "$token" || fail "$arch static CLI: no token the mock accepts"
     pass "$arch static CLI ($bytes bytes, ${run[0]:-native}): '$version', a token of ${#token} bytes the mock accepts"
 
     # The glibc C SDK.
@@ -173,7 +165,7 @@ for arch in "${arches[@]}"; do
             DATABRICKS_OIDC_TOKEN_FILEPATH="$tok" "$chroot" --userspec="$uid" "$root" "${entry[@]}" "$@"
     }
     token=$(in_image /token token) || fail "image $arch: dbtoken token failed"
-    accepted "$token" || fail "image $arch: no token the mock accepts"
+    mock_accepts "$token" || fail "image $arch: no token the mock accepts"
     # Proof of the UID: a root-only token file cannot be read.
     set +e
     in_image /root-only-token token >/dev/null 2>"$user/uid.err"
