@@ -86,10 +86,7 @@ final class NativeLibrary {
                     continue;
                 }
                 read = true;
-                String name = target.substring(target.lastIndexOf('/') + 1);
-                if (target.toLowerCase(Locale.ROOT).contains("musl") && name.contains(".so")) {
-                    return mapFiles + " maps " + target;
-                }
+                if (isMuslLibc(target)) return mapFiles + " maps " + target;
             }
         } catch (IOException | SecurityException e) {
             // not readable: /etc/os-release decides
@@ -110,6 +107,15 @@ final class NativeLibrary {
             // neither readable: glibc, the common case
         }
         return null;
+    }
+
+    /** musl's libc by its file name: ld-musl-ARCH.so.1, libc.musl-ARCH.so.1, or ARCH-linux-musl/libc.so. */
+    static boolean isMuslLibc(String path) {
+        int slash = path.lastIndexOf('/');
+        String name = path.substring(slash + 1);
+        String dir = slash > 0 ? path.substring(path.lastIndexOf('/', slash - 1) + 1, slash) : "";
+        return name.startsWith("ld-musl-") || name.startsWith("libc.musl-")
+                || (name.equals("libc.so") && dir.endsWith("-linux-musl"));
     }
 
     /** "linux-x86_64" for the os.name and os.arch properties, as the jar's directories are named. */

@@ -48,9 +48,12 @@ class NativeLibraryTest {
         // Debian's musl package: the loader links to /usr/lib/x86_64-linux-musl/libc.so.
         Path debianMusl = mapFiles(tmp.resolve("debian-musl"), "/usr/lib/x86_64-linux-musl/libc.so");
         assertTrue(NativeLibrary.detectMusl(debianMusl, debian).endsWith("/usr/lib/x86_64-linux-musl/libc.so"));
-        // A mapped file that merely has musl in its directory is not a libc.
-        Path notLibc = mapFiles(tmp.resolve("data"), "/srv/musl-notes/modules");
+        // Files that merely have "musl" in their path are not musl's libc.
+        Path notLibc = mapFiles(tmp.resolve("data"), "/srv/musl-notes/modules", "/opt/muslim-app/lib/libapp.so",
+                "/usr/lib/x86_64-linux-gnu/libc.so.6");
         assertNull(NativeLibrary.detectMusl(notLibc, debian));
+        assertTrue(NativeLibrary.isMuslLibc("/lib/libc.musl-aarch64.so.1"));
+        assertTrue(NativeLibrary.isMuslLibc("/lib/aarch64-linux-musl/libc.so"));
     }
 
     @Test
