@@ -8,9 +8,9 @@
 # in an empty root), the static binary in an empty root, the real Databricks SDKs against
 # `dbtoken serve`, the sidecars' /metrics read by the Prometheus Python client, a bounded run
 # of each fuzz target, the release artifacts of scripts/dist.sh (x86_64 and aarch64 under
-# qemu), a reproducibility check and a small run of the fleet simulation (the refresh rule
-# before and after the jitter, against a rate-limited mock). Any failure stops it with a
-# non-zero exit.
+# qemu; the musl ones on musl's own loader), a reproducibility check and a small run of the
+# fleet simulation (the refresh rule before and after the jitter, against a rate-limited mock).
+# Any failure stops it with a non-zero exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -78,6 +78,12 @@ bash tests/docs.sh
 echo "== glibc 2.17 floor of the release artifacts (objdump -T)"
 SKIP_DIST=1 bash tests/dist/glibc-floor.sh
 
+# The musl (Alpine) shared libraries: the musllinux wheels' and the jar's linux-ARCH-musl JNI
+# libraries, checked (NEEDED musl's libc alone, no GLIBC_, no DT_RELR) and loaded on musl's own
+# dynamic loader (aarch64 under qemu), each getting a token from the mock.
+echo "== musl artifacts on musl's dynamic loader (x86_64 and aarch64 under qemu)"
+SKIP_DIST=1 bash tests/dist/musl.sh
+
 echo "== Kubernetes injector: go vet and go test (injector/), then a real kube-apiserver (tests/k8s/run.sh)"
 (cd injector && go vet ./... && go test ./...)
 bash tests/k8s/run.sh
@@ -86,4 +92,4 @@ echo "== the fleet simulation, small: 200 clients per refresh rule, 90 s tokens,
 cargo test --quiet --features bench --example fleet
 CLIENTS=200 TTL=90 CYCLES=2 bash bench/fleet.sh --check
 
-echo "all: 16 passed, 0 failed"
+echo "all: 17 passed, 0 failed"

@@ -5,6 +5,8 @@
 # (an empty file, so no ~/.databrickscfg is read; HOME is left alone for cargo, go and mvn),
 # DBTOKEN_MOCK_URL, DBTOKEN_MOCK_CA, DBTOKEN_MOCK_JWT, DBTOKEN_MOCK_M2M_CLIENT_ID,
 # DBTOKEN_MOCK_SP_CLIENT_ID, DBTOKEN_MOCK_ACCOUNT_ID. stop_mock ends it (also on EXIT).
+# mock_accepts TOKEN: the mock's API takes TOKEN as a bearer (the proof that a token some
+# artifact printed is a real one).
 start_mock() {
     local work=$1 bin=${DBTOKEN_MOCK_BIN:-target/release/dbtoken-mock}
     [ -x "$bin" ] || { echo "start_mock: $bin is not built" >&2; return 1; }
@@ -37,6 +39,14 @@ build_and_start_mock() {
     cargo build --release --quiet -p dbtoken-mock
     start_mock "$work"
     trap 'stop_mock; rm -rf "'"$work"'"' EXIT
+}
+
+mock_accepts() {
+    local code
+    [ -n "$1" ] || return 1
+    code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$DBTOKEN_MOCK_CA" \
+        -H "Authorization: Bearer $1" "$DBTOKEN_MOCK_URL/api/2.0/preview/scim/v2/Me")
+    [ "$code" = 200 ]
 }
 
 stop_mock() {

@@ -5,8 +5,8 @@
 #   - the static CLI gets a token the mock accepts, prints the one version, fits 2.0 MB;
 #   - the glibc C SDK: SONAME, no debug info, token_info.c linked shared (rpath, through
 #     pkg-config), with the static archive, and fully static (-static), each gets a token;
-#   - the musl C SDK: token_info.c linked fully static with musl-gcc (x86_64; Debian has no
-#     aarch64 musl cross compiler) gets a token;
+#   - the musl C SDK: token_info.c linked fully static with musl-gcc (x86_64; zig cc for
+#     aarch64, which Debian has no musl cross compiler for) gets a token;
 #   - the OCI image: its layers unpacked into an empty root run `dbtoken token` as UID 65532;
 # and SHA256SUMS verifies, the SBOM names the version, every artifact name carries it; then
 # tests/dist/injector.sh: dbtoken-injector's binaries serve TLS, its image runs as UID 65532.
@@ -26,14 +26,6 @@ trap 'stop_mock; rm -rf "$work"' EXIT
 passed=0
 pass() { passed=$((passed + 1)); echo "ok: $*"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
-# A token is good when the mock's API accepts it.
-accepted() {
-    local code
-    [ -n "$1" ] || return 1
-    code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$DBTOKEN_MOCK_CA" \
-        -H "Authorization: Bearer $1" "$DBTOKEN_MOCK_URL/api/2.0/preview/scim/v2/Me")
-    [ "$code" = 200 ]
-}
 # How to run an ARCH program here: natively, or under qemu (with the aarch64 glibc sysroot
 # for dynamically linked programs).
 runner() {
@@ -69,7 +61,7 @@ for arch in "${arches[@]}"; do
     [ "$version" = "dbtoken $VERSION" ] || fail "$arch --version: '$version'"
     token=$(env -i HOME="$work" DATABRICKS_HOST="$DBTOKEN_MOCK_URL" SSL_CERT_FILE="$DBTOKEN_MOCK_CA" \
         DATABRICKS_OIDC_TOKEN_FILEPATH="$DBTOKEN_MOCK_JWT" "${run[@]}" "$bin" token)
-    accepted "$token" || fail "$arch static CLI: no token the mock accepts"
+    mock_accepts "$token" || fail "$arch static CLI: no token the mock accepts"
     pass "$arch static CLI ($bytes bytes, ${run[0]:-native}): '$version', a token of ${#token} bytes the mock accepts"
 
     # The glibc C SDK.
@@ -104,15 +96,17 @@ for arch in "${arches[@]}"; do
     tar -C "$user" -xzf "$DIST/libdbtoken-$VERSION-$arch-linux-musl.tar.gz"
     msdk="$user/libdbtoken-$VERSION-$arch-linux-musl"
     if readelf -S "$msdk/lib/libdbtoken.a" | grep -q '\.debug_'; then fail "$arch musl libdbtoken.a has debug info"; fi
+    export PKG_CONFIG_PATH="$msdk/lib/pkgconfig"
     if [ "$arch" = "$(uname -m)" ]; then
-        export PKG_CONFIG_PATH="$msdk/lib/pkgconfig"
         # shellcheck disable=SC2046
         musl-gcc -static -o "$user/musl-$arch" "$user/token_info.c" $(pkg-config --static --cflags --libs dbtoken)
         check_token_info "$arch C fully static (musl)" "$user/musl-$arch"
     else
-        machines=$(readelf -h "$msdk/lib/libdbtoken.a" 2>/dev/null | sed -n 's/ *Machine: *//p' | sort -u)
-        [ "$machines" = AArch64 ] || fail "$arch musl archive holds objects for: $machines"
-        pass "$arch musl archive: AArch64 objects, no debug info (no musl cross compiler here to link C)"
+        # Debian has no musl cross compiler: zig cc (scripts/dist/common.sh) links it.
+        # shellcheck disable=SC2046
+        zig_cc -target "$arch-linux-musl" -static -o "$user/musl-$arch" "$user/token_info.c" \
+            $(pkg-config --static --cflags --libs dbtoken)
+        check_token_info "$arch C fully static (musl, zig cc)" "${run[@]}" "$user/musl-$arch"
     fi
     unset PKG_CONFIG_PATH
 done
@@ -140,7 +134,7 @@ for arch in "${arches[@]}"; do
             DATABRICKS_OIDC_TOKEN_FILEPATH="$tok" "${OCI_EXEC[@]}" "$@"
     }
     token=$(in_image /token token) || fail "image $arch: dbtoken token failed"
-    accepted "$token" || fail "image $arch: no token the mock accepts"
+    mock_accepts "$token" || fail "image $arch: no token the mock accepts"
     # Proof of the UID: a root-only token file cannot be read.
     why=$(oci_denied 4 in_image /root-only-token token) || fail "image $arch: a root-only file was readable: $why"
     pass "image linux/$(go_arch "$arch"): layers hold only /dbtoken and the CA bundle; as UID ${OCI_USER%%:*} it gets a token the mock accepts and cannot read a root-only file"

