@@ -67,9 +67,8 @@ run_java() {
     need mvn
     need keytool
     # The SDK's HTTP client trusts the JVM's default trust store: one holding the mock's CA.
-    keytool -importcert -noprompt -alias dbtoken-mock-ca -file "$SSL_CERT_FILE" -storetype PKCS12 \
-        -keystore "$work/truststore.p12" -storepass changeit >/dev/null
-    local trust="-Djavax.net.ssl.trustStore=$work/truststore.p12 -Djavax.net.ssl.trustStorePassword=changeit"
+    local trust
+    trust=$(mock_jvm_trust "$work")
     local native=bindings/java/dbtoken/target/native/META-INF/native/linux-$(uname -m)
     echo "== Java: mvn verify (unit tests; then against the mock on the jars: natives from the jar, the real databricks-sdk-java)"
     (cd bindings/java && mvn -B -ntp -Dstyle.color=never verify -DitArgLine="$trust" |

@@ -28,12 +28,11 @@ mkdir "$work/snippets"
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 java_cp="$root/bindings/java/databricks-sdk/target/dbtoken-databricks-sdk-$version.jar"
 java_cp="$java_cp:$(cat bindings/java/databricks-sdk/target/docs-classpath.txt)"
-keytool -importcert -noprompt -alias dbtoken-mock-ca -file "$SSL_CERT_FILE" -storetype PKCS12 \
-    -keystore "$work/truststore.p12" -storepass changeit >/dev/null 2>&1
+java_opts=$(mock_jvm_trust "$work")
 PATH="$root/target/release:$PATH" PYTHONPATH="$root/bindings/python/src" \
     DBTOKEN_LIBRARY="$root/target/release/libdbtoken.so" DOCS_C_LIB="$root/target/release/libdbtoken.so" \
     DOCS_JAVA_CP="$java_cp" \
-    DOCS_JAVA_OPTS="-Djavax.net.ssl.trustStore=$work/truststore.p12 -Djavax.net.ssl.trustStorePassword=changeit" \
+    DOCS_JAVA_OPTS="$java_opts" \
     python3 tests/docs/check.py snippets docs/src "$work/snippets"
 
 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1280,900 \

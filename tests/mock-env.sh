@@ -6,7 +6,7 @@
 # DBTOKEN_MOCK_URL, DBTOKEN_MOCK_CA, DBTOKEN_MOCK_JWT, DBTOKEN_MOCK_M2M_CLIENT_ID,
 # DBTOKEN_MOCK_SP_CLIENT_ID, DBTOKEN_MOCK_ACCOUNT_ID. stop_mock ends it (also on EXIT).
 # mock_accepts TOKEN: the mock's API takes TOKEN as a bearer (the proof that a token some
-# artifact printed is a real one).
+# artifact printed is a real one). mock_jvm_trust DIR: a JVM trust store with the mock's CA.
 start_mock() {
     local work=$1 bin=${DBTOKEN_MOCK_BIN:-target/release/dbtoken-mock}
     [ -x "$bin" ] || { echo "start_mock: $bin is not built" >&2; return 1; }
@@ -47,6 +47,17 @@ mock_accepts() {
     code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$DBTOKEN_MOCK_CA" \
         -H "Authorization: Bearer $1" "$DBTOKEN_MOCK_URL/api/2.0/preview/scim/v2/Me")
     [ "$code" = 200 ]
+}
+
+# mock_jvm_trust DIR: DIR/truststore.p12 holding the mock's CA (a JVM's HTTP clients trust
+# only their trust store); prints the JVM options that select it.
+mock_jvm_trust() {
+    keytool -importcert -noprompt -alias dbtoken-mock-ca -file "$DBTOKEN_MOCK_CA" -storetype PKCS12 \
+        -keystore "$1/truststore.p12" -storepass changeit >/dev/null 2>&1 || {
+        echo "mock_jvm_trust: keytool could not import $DBTOKEN_MOCK_CA into $1/truststore.p12" >&2
+        return 1
+    }
+    echo "-Djavax.net.ssl.trustStore=$1/truststore.p12 -Djavax.net.ssl.trustStorePassword=changeit"
 }
 
 stop_mock() {

@@ -108,8 +108,7 @@ public class Main {
     }
 }
 JAVA
-keytool -importcert -noprompt -alias dbtoken-mock-ca -file "$SSL_CERT_FILE" -storetype PKCS12 \
-    -keystore "$work/truststore.p12" -storepass changeit >/dev/null
+trust=$(mock_jvm_trust "$work")
 (cd "$app" && mvn -B -ntp -q -Dstyle.color=never -Dmaven.repo.local="$repo" compile exec:exec \
-    -Dapp.jvm="-Djavax.net.ssl.trustStore=$work/truststore.p12 -Djavax.net.ssl.trustStorePassword=changeit")
+    -Dapp.jvm="$trust")
 echo "dist java: 1 passed, 0 failed"
